@@ -1,0 +1,85 @@
+"""Face detection with facenet-pytorch's MTCNN, run on a downscaled copy, boxes mapped back to the input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class DetectorOptions:
+    """MTCNN settings. Sizes are in pixels of the original image."""
+
+    min_face_size: int = 20
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
+    max_side: int | None = 1024  # detect on a copy whose longer side is at most this (None: full size)
+    min_score: float = 0.9
+    factor: float = 0.709
+
+
+WEBCAM_OPTIONS = DetectorOptions(min_face_size=40, max_side=320)
+
+
+@dataclass
+class Face:
+    """One detected face: box (x1, y1, x2, y2) in original-image pixels, score, 5 landmarks (x, y)."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: list[tuple[float, float]] | None = field(default=None)
+
+
+class FaceDetector:
+    """All faces of an RGB uint8 image, biggest first; an image with no face gives []."""
+
+    def __init__(self, options: DetectorOptions | None = None, device: str = "cpu"):
+        from facenet_pytorch import MTCNN
+
+        self.options = options = options or DetectorOptions()
+        self.mtcnn = MTCNN(
+            keep_all=True,
+            min_face_size=options.min_face_size,
+            thresholds=list(options.thresholds),
+            factor=options.factor,
+            post_process=False,
+            select_largest=False,
+            device=device,
+        )
+
+    def scale_for(self, width: int, height: int) -> float:
+        """Factor (<= 1) that brings the longer side down to `max_side`."""
+        longest = max(width, height)
+        if self.options.max_side is None or longest <= self.options.max_side:
+            return 1.0
+        return self.options.max_side / longest
+
+    @torch.inference_mode()
+    def detect(self, image: np.ndarray) -> list[Face]:
+        height, width = image.shape[:2]
+        scale = self.scale_for(width, height)
+        small = image
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            small = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR, reducing_gap=2.0))
+        # MTCNN's smallest face is set in pixels of the image it sees
+        self.mtcnn.min_face_size = max(12, int(self.options.min_face_size * scale))
+        boxes, scores, points = self.mtcnn.detect(np.ascontiguousarray(small), landmarks=True)
+        if boxes is None:
+            return []
+        boxes = np.asarray(boxes, dtype=np.float32) / scale
+        scores = np.asarray(scores, dtype=np.float32)
+        points = np.asarray(points, dtype=np.float32) / scale
+        faces = []
+        for box, score, marks in zip(boxes, scores, points, strict=False):
+            if score < self.options.min_score:
+                continue
+            x1, y1, x2, y2 = (float(v) for v in box)
+            box_clipped = (max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2))
+            if box_clipped[2] <= box_clipped[0] or box_clipped[3] <= box_clipped[1]:
+                continue
+            faces.append(Face((x1, y1, x2, y2), float(score), [(float(x), float(y)) for x, y in marks]))
+        faces.sort(key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
+        return faces

@@ -1,0 +1,44 @@
+"""Boxes and emotion labels drawn on an image."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from fer.recognizer import FacePrediction
+
+COLORS: dict[str, tuple[int, int, int]] = {
+    "angry": (230, 57, 70),
+    "disgust": (106, 153, 78),
+    "fear": (155, 93, 229),
+    "happy": (255, 190, 11),
+    "sad": (58, 134, 255),
+    "surprise": (255, 112, 166),
+    "neutral": (200, 200, 200),
+}
+
+
+def label_text(face: FacePrediction, face_id: int | None = None) -> str:
+    prefix = f"#{face_id} " if face_id is not None else ""
+    return f"{prefix}{face.emotion} {face.probabilities[face.emotion]:.0%}"
+
+
+def draw_faces(image: np.ndarray, faces: Sequence[FacePrediction], ids: Sequence[int] | None = None) -> np.ndarray:
+    """A copy of the RGB image with each face's box and 'emotion NN%' label."""
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    scale = max(canvas.size) / 640
+    width = max(2, round(2 * scale))
+    font = ImageFont.load_default(size=max(12, round(16 * scale)))
+    for index, face in enumerate(faces):
+        color = COLORS.get(face.emotion, (255, 255, 255))
+        x1, y1, x2, y2 = face.box
+        draw.rectangle((x1, y1, x2, y2), outline=color, width=width)
+        text = label_text(face, None if ids is None else ids[index])
+        left, top, right, bottom = draw.textbbox((x1, y1), text, font=font)
+        top_y = y1 - (bottom - top) - 2 * width if y1 - (bottom - top) - 2 * width >= 0 else y2
+        draw.rectangle((x1, top_y, x1 + (right - left) + 2 * width, top_y + (bottom - top) + 2 * width), fill=color)
+        draw.text((x1 + width, top_y + width - (top - y1)), text, fill=(0, 0, 0), font=font)
+    return np.asarray(canvas)

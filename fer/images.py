@@ -1,0 +1,126 @@
+"""Read any image input (path, bytes, PIL image, array) into an RGB uint8 array, with clear errors."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 40_000_000  # ~ 8000x5000; larger inputs are refused before decoding (decompression bombs)
+MIN_SIDE = 20  # a face cannot be recognised in fewer pixels than this
+MAX_FILE_BYTES = 25 * 1024 * 1024
+
+ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
+
+
+class ImageError(ValueError):
+    """An input that is not a usable image; the message says why, in one line."""
+
+
+def _describe(source: ImageInput) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return f"'{Path(source).name}'"
+    return "the image"
+
+
+def open_image(source: ImageInput) -> Image.Image:
+    """Open (lazily) a path, bytes or PIL image, checking size limits before pixels are decoded."""
+    if isinstance(source, Image.Image):
+        return source
+    name = _describe(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(f"{name} does not exist or is not a file.")
+        size = path.stat().st_size
+        if size == 0:
+            raise ImageError(f"{name} is empty (0 bytes).")
+        if size > MAX_FILE_BYTES:
+            raise ImageError(f"{name} is {size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB.")
+        fp: object = str(path)
+    else:
+        if len(source) == 0:
+            raise ImageError("The image is empty (0 bytes).")
+        fp = io.BytesIO(source)
+    try:
+        image = Image.open(fp)
+    except (UnidentifiedImageError, Image.DecompressionBombError) as err:
+        raise ImageError(f"{name} is not an image that can be read ({type(err).__name__}).") from err
+    except OSError as err:
+        raise ImageError(f"{name} could not be read: {err}.") from err
+    check_dimensions(image.size, name)
+    return image
+
+
+def check_dimensions(size: tuple[int, int], name: str = "the image") -> None:
+    """Refuse images that are too large to decode safely or too small to hold a face."""
+    width, height = size
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"{name} is {width}x{height} pixels; the limit is {MAX_PIXELS / 1e6:.0f} megapixels. Resize it first."
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(f"{name} is {width}x{height} pixels; at least {MIN_SIDE} px per side is needed.")
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255
+    if np.issubdtype(array.dtype, np.floating):
+        scale = 255.0 if float(np.nanmax(array, initial=0.0)) <= 1.0 else 1.0
+        return np.clip(np.nan_to_num(array) * scale, 0, 255).astype(np.uint8)
+    top = float(array.max(initial=0))
+    shift = 255.0 / top if top > 255 else 1.0
+    if array.dtype in (np.uint16, np.int32, np.uint32) and top > 255:
+        shift = 255.0 / (65535.0 if top <= 65535 else top)
+    return np.clip(array.astype(np.float32) * shift, 0, 255).astype(np.uint8)
+
+
+def array_to_rgb(array: np.ndarray) -> np.ndarray:
+    """Any HxW, HxWx1, HxWx3 or HxWx4 array (uint8, uint16 or float) to HxWx3 uint8 RGB."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ImageError(f"Expected an HxW, HxWx3 or HxWx4 image array, got shape {array.shape}.")
+    check_dimensions((array.shape[1], array.shape[0]))
+    array = _to_uint8(array)
+    if array.ndim == 2:
+        return np.repeat(array[:, :, None], 3, axis=2)
+    if array.shape[2] == 4:
+        alpha = array[:, :, 3:4].astype(np.float32) / 255.0
+        blended = array[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        return blended.astype(np.uint8)
+    return np.ascontiguousarray(array)
+
+
+def pil_to_rgb(image: Image.Image) -> np.ndarray:
+    """Decode a PIL image of any mode (EXIF-rotated, 16-bit, CMYK, palette, RGBA, animated) to RGB."""
+    try:
+        if getattr(image, "is_animated", False):
+            image.seek(0)
+        image = ImageOps.exif_transpose(image) or image
+        if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+            return array_to_rgb(np.asarray(image))
+        if (image.mode == "P" and "transparency" in image.info) or image.mode in ("LA", "PA", "RGBa", "La"):
+            image = image.convert("RGBA")
+        if image.mode == "RGBA":
+            return array_to_rgb(np.asarray(image))
+        return np.asarray(image.convert("RGB"))
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageError(f"The image is damaged or truncated and could not be decoded ({err}).") from err
+
+
+def load_rgb(source: ImageInput) -> np.ndarray:
+    """Read a path, bytes, PIL image or array into an HxWx3 uint8 RGB array, or raise ImageError."""
+    if isinstance(source, np.ndarray):
+        return array_to_rgb(source)
+    if not isinstance(source, (str, os.PathLike, bytes, bytearray, Image.Image)):
+        raise ImageError(f"Unsupported image input of type {type(source).__name__}.")
+    image = open_image(bytes(source) if isinstance(source, bytearray) else source)
+    check_dimensions(image.size)
+    return pil_to_rgb(image)

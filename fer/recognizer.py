@@ -1,0 +1,89 @@
+"""EmotionRecognizer: detect every face, classify all of them in one batched forward pass. The public API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from fer.detect import DetectorOptions, Face, FaceDetector
+from fer.images import ImageInput, load_rgb
+from fer.labels import EMOTIONS
+from fer.model import ModelInfo, load_classifier
+from fer.preprocess import faces_batch
+
+
+@dataclass
+class FacePrediction:
+    """One face: where it is, how sure the detector is, and the 7 emotion probabilities."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: list[tuple[float, float]] | None
+    emotion: str
+    probabilities: dict[str, float]
+
+    def to_dict(self, digits: int = 4) -> dict:
+        data = asdict(self)
+        data["box"] = [round(v, 1) for v in self.box]
+        data["score"] = round(self.score, digits)
+        data["probabilities"] = {k: round(v, digits) for k, v in self.probabilities.items()}
+        if self.landmarks is not None:
+            data["landmarks"] = [[round(x, 1), round(y, 1)] for x, y in self.landmarks]
+        return data
+
+
+class EmotionRecognizer:
+    """`EmotionRecognizer.from_pretrained(model_id).predict(image)` -> list of FacePrediction."""
+
+    def __init__(self, model: torch.nn.Module, info: ModelInfo, detector: FaceDetector):
+        self.model, self.info, self.detector = model.eval(), info, detector
+        # the model's outputs in EMOTIONS order, whatever order its config lists them in
+        self._order = torch.tensor([info.label_names.index(name) for name in EMOTIONS])
+
+    @classmethod
+    def from_pretrained(
+        cls, model_id: str | None = None, detector_options: DetectorOptions | None = None, device: str = "cpu"
+    ) -> EmotionRecognizer:
+        model, info = load_classifier(model_id)
+        return cls(model.to(device), info, FaceDetector(detector_options or DetectorOptions(), device=device))
+
+    @property
+    def model_id(self) -> str:
+        return self.info.model_id
+
+    @torch.inference_mode()
+    def classify(self, image: np.ndarray, boxes: Sequence[Sequence[float]] | None) -> torch.Tensor:
+        """Probabilities (N, 7) in EMOTIONS order for `boxes` of an RGB image (None: the image is a face)."""
+        batch = faces_batch(image, [None] if boxes is None else boxes, self.info.spec)
+        if len(batch) == 0:
+            return torch.empty(0, len(EMOTIONS))
+        device = next(self.model.parameters()).device
+        logits = self.model(batch.to(device)).float().cpu()
+        return logits.softmax(dim=1)[:, self._order]
+
+    def classify_face(self, face_image: ImageInput) -> dict[str, float]:
+        """The 7 probabilities for an image that is already a cropped face."""
+        probabilities = self.classify(load_rgb(face_image), None)[0]
+        return {name: float(p) for name, p in zip(EMOTIONS, probabilities, strict=False)}
+
+    def predict_faces(self, image: np.ndarray, faces: list[Face]) -> list[FacePrediction]:
+        """Classify already detected faces of an RGB array."""
+        probabilities = self.classify(image, [face.box for face in faces])
+        return [
+            FacePrediction(
+                box=face.box,
+                score=face.score,
+                landmarks=face.landmarks,
+                emotion=EMOTIONS[int(p.argmax())],
+                probabilities={name: float(v) for name, v in zip(EMOTIONS, p, strict=False)},
+            )
+            for face, p in zip(faces, probabilities, strict=False)
+        ]
+
+    def predict(self, image: ImageInput) -> list[FacePrediction]:
+        """Every face of an image (path, bytes, PIL, array), biggest first; no face gives []."""
+        rgb = load_rgb(image)
+        return self.predict_faces(rgb, self.detector.detect(rgb))

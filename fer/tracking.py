@@ -1,0 +1,86 @@
+"""Face identity across frames (greedy IoU matching) and probability smoothing per tracked face."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from fer.labels import EMOTIONS
+from fer.recognizer import FacePrediction
+
+SMOOTHING_WINDOW = 5  # frames averaged per face: long enough to stop flicker, short enough to follow a smile
+IOU_MATCH = 0.3
+MAX_MISSING = 10  # frames a face may vanish (blink of the detector) and keep its id
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class Track:
+    id: int
+    box: tuple[float, float, float, float]
+    history: deque = field(default_factory=lambda: deque(maxlen=SMOOTHING_WINDOW))
+    missing: int = 0
+
+
+@dataclass
+class TrackedFace:
+    """A face with a stable id; `prediction.probabilities` are the smoothed ones."""
+
+    id: int
+    prediction: FacePrediction
+    raw: FacePrediction
+
+
+class FaceTracker:
+    """Feed each frame's predictions to `update`; get them back with ids and smoothed probabilities."""
+
+    def __init__(self, window: int = SMOOTHING_WINDOW, iou_match: float = IOU_MATCH, max_missing: int = MAX_MISSING):
+        self.window, self.iou_match, self.max_missing = window, iou_match, max_missing
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def _match(self, faces: list[FacePrediction]) -> list[Track | None]:
+        pairs = sorted(
+            ((iou(t.box, f.box), ti, fi) for ti, t in enumerate(self.tracks) for fi, f in enumerate(faces)),
+            reverse=True,
+        )
+        matched: list[Track | None] = [None] * len(faces)
+        used: set[int] = set()
+        for overlap, ti, fi in pairs:
+            if overlap < self.iou_match:
+                break
+            if ti not in used and matched[fi] is None:
+                matched[fi] = self.tracks[ti]
+                used.add(ti)
+        return matched
+
+    def update(self, faces: list[FacePrediction]) -> list[TrackedFace]:
+        matched = self._match(faces)
+        result = []
+        for face, track in zip(faces, matched, strict=False):
+            if track is None:
+                track = Track(self._next_id, face.box, deque(maxlen=self.window))
+                self._next_id += 1
+                self.tracks.append(track)
+            track.box, track.missing = face.box, -1
+            track.history.append(np.array([face.probabilities[e] for e in EMOTIONS]))
+            mean = np.mean(track.history, axis=0)
+            smoothed = dict(zip(EMOTIONS, (float(v) for v in mean), strict=False))
+            emotion = EMOTIONS[int(mean.argmax())]
+            result.append(TrackedFace(track.id, replace(face, probabilities=smoothed, emotion=emotion), face))
+        for track in self.tracks:
+            track.missing += 1
+        self.tracks = [t for t in self.tracks if t.missing <= self.max_missing]
+        return result
+
+    def reset(self) -> None:
+        self.tracks, self._next_id = [], 1

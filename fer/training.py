@@ -1,0 +1,280 @@
+"""The training loop: augmentation, soft/balanced loss, cosine schedule, EMA, atomic checkpoints, resume."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from timm.optim import create_optimizer_v2
+from timm.scheduler import CosineLRScheduler
+from timm.utils import ModelEmaV3
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torchvision.transforms import v2
+from tqdm.auto import tqdm
+
+from fer import checkpoint
+from fer.data import DatasetSplits, FaceSet
+from fer.evaluation import evaluate_crops
+from fer.labels import EMOTIONS
+from fer.metrics import Report, selection_score
+from fer.model import ModelError, load_classifier, new_classifier
+from fer.preprocess import DEFAULT_MARGIN, InputSpec, normalize
+
+LAST = "last.ckpt"
+BEST = "best.ckpt"
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run; saved in its checkpoints and model card."""
+
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    balance: str = "none"  # none | sampler | loss
+    drop_rate: float = 0.2
+    ema_decay: float = 0.0  # 0 turns the EMA of weights off
+    select: str = "balanced"  # accuracy | macro_recall | balanced
+    seed: int = 0
+    workers: int = 1
+    amp: bool = True  # bf16 autocast where the CPU supports it; fp16/bf16 on CUDA
+    init: str | None = None
+    pretrained: bool = False
+    soft_labels: str | None = None
+    margin: float = DEFAULT_MARGIN
+    scale_min: float = 0.7
+    rotation: float = 15.0
+    erasing: float = 0.25
+
+
+@dataclass
+class History:
+    """Per-epoch figures, kept in the checkpoint so a resumed run reports the whole run."""
+
+    epochs: list[dict] = field(default_factory=list)
+    best_score: float = -1.0
+    best_epoch: int = -1
+
+
+class AugmentedFaces(Dataset):
+    """Training crops with random geometry and photometry, normalised by the shared `normalize`."""
+
+    def __init__(self, faces: FaceSet, spec: InputSpec, config: TrainConfig):
+        self.faces, self.spec = faces, spec
+        self.targets = faces.soft if faces.soft is not None else F.one_hot(faces.labels, len(EMOTIONS)).float()
+        self.geometry = v2.Compose(
+            [
+                v2.RandomResizedCrop(spec.size, scale=(config.scale_min, 1.0), ratio=(0.85, 1.15), antialias=True),
+                v2.RandomHorizontalFlip(),
+                v2.RandomRotation(config.rotation),
+                v2.ColorJitter(brightness=0.4, contrast=0.4),
+            ]
+        )
+        self.erase = v2.RandomErasing(p=config.erasing, scale=(0.02, 0.15))
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        crop = self.geometry(self.faces.crops[index].unsqueeze(0))[0]
+        return self.erase(normalize(crop, self.spec)), self.targets[index]
+
+
+def dataset_spec(train: FaceSet, margin: float) -> InputSpec:
+    """Mean and std of the training crops, stored in config.json for serving."""
+    pixels = train.crops.float() / 255.0
+    return InputSpec(
+        size=train.crops.shape[-1],
+        mean=round(float(pixels.mean()), 4),
+        std=round(float(pixels.std()), 4),
+        margin=margin,
+    )
+
+
+def class_weights(train: FaceSet) -> torch.Tensor:
+    """Inverse square-root frequency weights, mean 1."""
+    counts = torch.tensor(train.class_counts(), dtype=torch.float32).clamp(min=1)
+    weights = counts.rsqrt()
+    return weights / weights.mean()
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype, enabled=enabled)
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled and cpu_bf16_supported())
+
+
+def cpu_bf16_supported() -> bool:
+    """bf16 autocast is only a speed-up on CPUs with native bf16 instructions."""
+    return bool(getattr(torch.backends.cpu, "get_cpu_capability", lambda: "")().startswith("AVX512")) and bool(
+        torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    )
+
+
+class Trainer:
+    """Fits a classifier on `DatasetSplits`, checkpointing every epoch into `run_dir`."""
+
+    def __init__(self, splits: DatasetSplits, config: TrainConfig, run_dir: Path, device: str = "cpu"):
+        self.splits, self.config, self.run_dir = splits, config, Path(run_dir)
+        self.device = torch.device(device)
+        self.spec = dataset_spec(splits.train, config.margin)
+        torch.manual_seed(config.seed)
+        self.model = self._initial_model().to(self.device, memory_format=torch.channels_last)
+        self.optimizer = create_optimizer_v2(
+            self.model, config.optimizer, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum
+        )
+        self.steps_per_epoch = max(1, len(splits.train) // config.batch_size)
+        self.scheduler = CosineLRScheduler(
+            self.optimizer,
+            t_initial=config.epochs * self.steps_per_epoch,
+            lr_min=config.lr * 1e-3,
+            warmup_t=int(config.warmup_epochs * self.steps_per_epoch),
+            warmup_lr_init=config.lr * 1e-2,
+            t_in_epochs=False,
+        )
+        self.ema = ModelEmaV3(self.model, decay=config.ema_decay, use_warmup=True) if config.ema_decay else None
+        weights = class_weights(splits.train) if config.balance == "loss" else None
+        self.loss_weights = None if weights is None else weights.to(self.device)
+        self.history = History()
+        self.start_epoch = 0
+
+    def _initial_model(self) -> torch.nn.Module:
+        if self.config.init:
+            model, _ = load_classifier(self.config.init)
+            return model.train()
+        try:
+            return new_classifier(pretrained=self.config.pretrained, drop_rate=self.config.drop_rate)
+        except Exception as err:  # timm raises several types when the Hub cannot be reached
+            if not self.config.pretrained:
+                raise
+            raise ModelError(
+                f"ImageNet weights for resnet18 could not be fetched ({type(err).__name__}): the Hub is "
+                "unreachable. Train from scratch (drop --pretrained) or pass --init local-dir:PATH."
+            ) from err
+
+    # --- checkpoints -------------------------------------------------------------------------------
+    def state(self, epochs_done: int) -> dict:
+        return {
+            "epochs_done": epochs_done,
+            "model": self.model.state_dict(),
+            "ema": None if self.ema is None else self.ema.module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "history": asdict(self.history),
+            "config": asdict(self.config),
+            "spec": asdict(self.spec),
+        }
+
+    def resume(self) -> None:
+        """Continue from run_dir/last.ckpt exactly where it ended."""
+        state = checkpoint.load(self.run_dir / LAST)
+        self.model.load_state_dict(state["model"])
+        if self.ema is not None and state["ema"] is not None:
+            self.ema.module.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.history = History(**state["history"])
+        self.start_epoch = state["epochs_done"]
+
+    def eval_model(self) -> torch.nn.Module:
+        return self.ema.module if self.ema is not None else self.model
+
+    # --- the loop ----------------------------------------------------------------------------------
+    def loader(self, epoch: int) -> DataLoader:
+        """Epoch-seeded order and augmentation, so a resumed run replays the same batches."""
+        generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+        torch.manual_seed(self.config.seed * 100_003 + epoch)
+        dataset = AugmentedFaces(self.splits.train, self.spec, self.config)
+        sampler = None
+        if self.config.balance == "sampler":
+            per_class = 1.0 / torch.tensor(self.splits.train.class_counts(), dtype=torch.float64).clamp(min=1)
+            sampler = WeightedRandomSampler(per_class[self.splits.train.labels], len(dataset), generator=generator)
+        return DataLoader(
+            dataset,
+            batch_size=self.config.batch_size,
+            shuffle=sampler is None,
+            sampler=sampler,
+            generator=generator,
+            num_workers=self.config.workers,
+            drop_last=True,
+            persistent_workers=False,
+        )
+
+    def train_epoch(self, epoch: int) -> dict:
+        self.model.train()
+        seen, correct, loss_sum, start = 0, 0, 0.0, time.perf_counter()
+        bar = tqdm(self.loader(epoch), desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False)
+        for step, (images, targets) in enumerate(bar):
+            images = images.to(self.device, memory_format=torch.channels_last)
+            targets = targets.to(self.device)
+            with _autocast(self.device, self.config.amp):
+                logits = self.model(images)
+            loss = F.cross_entropy(
+                logits.float(), targets, weight=self.loss_weights, label_smoothing=self.config.label_smoothing
+            )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step_update(epoch * self.steps_per_epoch + step + 1)
+            if self.ema is not None:
+                self.ema.update(self.model, step=epoch * self.steps_per_epoch + step)
+            seen += len(images)
+            correct += int((logits.argmax(1) == targets.argmax(1)).sum())
+            loss_sum += float(loss.detach()) * len(images)
+            rate = seen / (time.perf_counter() - start)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.1%}", img_s=f"{rate:.0f}")
+        return {
+            "loss": loss_sum / max(seen, 1),
+            "train_acc": correct / max(seen, 1),
+            "img_s": seen / (time.perf_counter() - start),
+        }
+
+    def validate(self) -> Report:
+        return evaluate_crops(self.eval_model(), self.splits.val, self.spec, self.device)
+
+    def fit(self) -> History:
+        """Train the remaining epochs; Ctrl-C leaves the last finished epoch's checkpoint to --resume."""
+        if self.start_epoch == 0:
+            checkpoint.save_atomic(self.state(0), self.run_dir / LAST)
+        for epoch in range(self.start_epoch, self.config.epochs):
+            figures = self.train_epoch(epoch)
+            result = self.validate()
+            score = selection_score(result, self.config.select)
+            figures.update(
+                epoch=epoch + 1,
+                val_acc=result.accuracy,
+                val_macro_recall=result.macro_recall,
+                val_macro_f1=result.macro_f1,
+                val_score=score,
+                lr=self.optimizer.param_groups[0]["lr"],
+            )
+            self.history.epochs.append(figures)
+            improved = score > self.history.best_score
+            if improved:
+                self.history.best_score, self.history.best_epoch = score, epoch + 1
+                checkpoint.save_atomic(
+                    {
+                        "model": self.eval_model().state_dict(),
+                        "epoch": epoch + 1,
+                        "spec": asdict(self.spec),
+                        "val": result.to_dict(),
+                    },
+                    self.run_dir / BEST,
+                )
+            checkpoint.save_atomic(self.state(epoch + 1), self.run_dir / LAST)
+            (self.run_dir / "history.json").write_text(json.dumps(asdict(self.history), indent=1))
+            tqdm.write(
+                f"epoch {epoch + 1:3d}  loss {figures['loss']:.3f}  train {figures['train_acc']:.1%}  "
+                f"val {result.line()}  {figures['img_s']:.0f} img/s{'  *best' if improved else ''}"
+            )
+        return self.history

@@ -1,0 +1,39 @@
+"""Shared fixtures: a real face photo (scikit-image's astronaut) and a small random model on disk."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from fer.model import new_classifier, save_classifier  # noqa: E402
+from fer.preprocess import InputSpec  # noqa: E402
+
+TEST_SPEC = InputSpec(size=75, mean=0.5, std=0.25, margin=-0.09)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """512x512 RGB photo with one smiling face near (181, 62, 268, 172)."""
+    from skimage import data
+
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def random_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A timm save_for_hf folder (config.json + model.safetensors) of an untrained 7-class 1x75x75 ResNet18."""
+    torch.manual_seed(0)
+    return save_classifier(new_classifier(), tmp_path_factory.mktemp("model") / "fer-random", TEST_SPEC)
+
+
+@pytest.fixture(scope="session")
+def random_model_id(random_model_dir: Path) -> str:
+    return f"local-dir:{random_model_dir}"
