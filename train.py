@@ -23,6 +23,7 @@ def add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--val-fraction", type=float, default=0.1, help="held out of train when there is no val/")
     parser.add_argument("--export", type=Path, default=None, help="export folder (default: run-dir/model)")
+    parser.add_argument("--audit", type=Path, default=None, help="saved audit JSON for the clean-test figures")
     parser.add_argument("--push-to-hub", default=None, metavar="ORG/NAME", help="push the export to the Hub")
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
@@ -36,7 +37,33 @@ def add_fit_options(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    add_fit_options(commands.add_parser("fit", help="train (and evaluate, export, optionally push)"))
+    add_fit_options(commands.add_parser("fit", help="train, then evaluate, export and optionally push"))
+    bench = commands.add_parser("bench", help="training-loop img/s against raw forward/backward img/s")
+    add_fit_options(bench)
+    bench.add_argument("--batches", type=int, default=20)
+
+    export = commands.add_parser("export", help="a run's best weights -> timm save_for_hf folder + model card")
+    export.add_argument("--run-dir", type=Path, required=True)
+    export.add_argument("--data", type=Path, required=True, help="the dataset the run was trained on")
+    export.add_argument("--out", type=Path, default=Path("models/fer-resnet18"))
+    export.add_argument("--audit", type=Path, default=None, help="saved audit JSON (else the audit runs)")
+    export.add_argument("--margin", type=float, default=None, help="face crop margin stored for serving")
+
+    evaluate = commands.add_parser("evaluate", help="accuracy, macro recall/F1, per class, confusion, clean test")
+    evaluate.add_argument("--model", default=None, help="hf-hub:org/name or local-dir:PATH (default: bundled)")
+    evaluate.add_argument("--data", type=Path, required=True)
+    evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
+    evaluate.add_argument("--audit", type=Path, default=None, help="saved audit JSON (else the audit runs)")
+    evaluate.add_argument("--out", type=Path, default=None, help="folder for metrics.json + confusion_matrix.png")
+
+    audit = commands.add_parser("audit", help="exact and near duplicates within and across splits")
+    audit.add_argument("--data", type=Path, required=True)
+    audit.add_argument("--out", type=Path, default=Path("audit.json"))
+    audit.add_argument("--max-distance", type=int, default=4, help="max pHash Hamming distance of a near copy")
+
+    push = commands.add_parser("push", help="push an exported folder to the Hub (retry after a failed push)")
+    push.add_argument("folder", type=Path)
+    push.add_argument("repo_id", metavar="ORG/NAME")
     args = parser.parse_args(argv)
     from fer.cli_train import run
 

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 from dataclasses import fields
 from pathlib import Path
 
 import torch
 
-from fer.data import load_dataset
-from fer.training import TrainConfig, Trainer
+from fer.audit import AuditResult, audit
+from fer.data import load_dataset, load_split
+from fer.evaluation import plot_confusion, predict_logits
+from fer.hub import PushError, push_folder
+from fer.metrics import report
+from fer.model import IMAGE_SIZE, ModelError, load_classifier
+from fer.training import TrainConfig, Trainer, benchmark
+
+RUNS_LOG = Path(__file__).resolve().parent.parent / "training_runs.jsonl"
 
 
-def fit(args: argparse.Namespace) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-    from fer.model import IMAGE_SIZE
+def _audit_for(data: Path, audit_file: Path | None) -> AuditResult:
+    if audit_file and Path(audit_file).is_file():
+        return AuditResult.load(audit_file)
+    print("auditing the dataset for duplicates (pass --audit FILE to reuse a saved audit)...")
+    return audit(data)
 
+
+def _splits(args: argparse.Namespace, config: TrainConfig):
     splits = load_dataset(
         args.data, IMAGE_SIZE, Path(config.soft_labels) if config.soft_labels else None, args.val_fraction, config.seed
     )
@@ -25,6 +36,18 @@ def fit(args: argparse.Namespace) -> int:
     print(f"val:   {splits.val.summary()}")
     if splits.test is not None:
         print(f"test:  {splits.test.summary()}")
+    return splits
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+
+
+def fit(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = _config(args)
+    splits = _splits(args, config)
     trainer = Trainer(splits, config, args.run_dir, args.device)
     if args.resume:
         trainer.resume()
@@ -36,8 +59,116 @@ def fit(args: argparse.Namespace) -> int:
             f"\nInterrupted. Continue with the same command plus --resume (checkpoint: {args.run_dir / 'last.ckpt'})."
         )
         return 130
+    out = args.export or args.run_dir / "model"
+    _release(args.run_dir, splits, out, args.data, args.audit, None)
+    if args.push_to_hub:
+        return _push(out, args.push_to_hub)
+    return 0
+
+
+def _release(run_dir: Path, splits, out: Path, data: Path, audit_file: Path | None, margin: float | None) -> None:
+    from fer.card import render_card, run_row, runs_rows
+    from fer.release import export_run
+
+    audit_result = _audit_for(data, audit_file) if splits.test is not None else None
+    figures = export_run(run_dir, splits, out, audit_result, margin).to_dict()
+    row = run_row(figures)
+    rows = [r for r in runs_rows(RUNS_LOG) if r["run"] != row["run"]] + [row]
+    RUNS_LOG.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = json.loads((out / "config.json").read_text())
+    cfg = config["pretrained_cfg"]
+    card = render_card(
+        figures,
+        f"local-dir:{out}",
+        config["fer"]["face_margin"],
+        cfg["mean"][0],
+        cfg["std"][0],
+        rows,
+        audit_result.summary() if audit_result else "No test split, no audit.",
+    )
+    (out / "README.md").write_text(card)
+    for name in ("val", "test", "clean_test"):
+        if figures.get(name):
+            from fer.metrics import Report
+
+            print(f"{name:10s} {Report(**figures[name]).line()}")
+    print(f"prior correction tau {figures['prior_tau']:.1f}; exported to {out}")
+
+
+def export(args: argparse.Namespace) -> int:
+    last = torch.load(args.run_dir / "last.ckpt", map_location="cpu", weights_only=True)
+    config = TrainConfig(**last["config"])
+    args.val_fraction = getattr(args, "val_fraction", 0.1)
+    splits = _splits(args, config)
+    _release(args.run_dir, splits, args.out, args.data, args.audit, args.margin)
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    model, info = load_classifier(args.model)
+    split = load_split(Path(args.data) / args.split, info.spec.size)
+    print(f"{args.split}: {split.summary()}")
+    order = torch.tensor([info.label_names.index(name) for name in __import__("fer").EMOTIONS])
+    predictions = predict_logits(model, split.crops, info.spec)[:, order].argmax(1)
+    result = report(split.labels, predictions)
+    print(f"{args.split:10s} {result.line()}")
+    print(result.table())
+    figures = {args.split: result.to_dict()}
+    if args.split == "test":
+        from fer.release import clean_subset
+
+        clean, removed = clean_subset(split, _audit_for(args.data, args.audit))
+        keep = [i for i, p in enumerate(split.paths) if p in set(clean.paths)]
+        clean_result = report(clean.labels, predictions[keep])
+        print(f"clean test (without {removed} images copied or near-copied in train): {clean_result.line()}")
+        figures["clean_test"] = clean_result.to_dict()
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "metrics.json").write_text(json.dumps(figures, indent=1))
+        plot_confusion(result, args.out / "confusion_matrix.png", f"{info.model_id} on {args.split}")
+        print(f"wrote {args.out / 'metrics.json'} and confusion_matrix.png")
+    return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    result = audit(args.data, args.max_distance)
+    print(result.summary())
+    result.save(args.out)
+    print(f"duplicate groups written to {args.out}")
+    return 0
+
+
+def _push(folder: Path, repo_id: str) -> int:
+    try:
+        url = push_folder(folder, repo_id, token=os.environ.get("HF_TOKEN"))
+    except PushError as err:
+        print(err)
+        return 1
+    print(f"pushed to {url}")
+    return 0
+
+
+def push(args: argparse.Namespace) -> int:
+    return _push(args.folder, args.repo_id)
+
+
+def bench(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = _config(args)
+    splits = _splits(args, config)
+    raw, loop = benchmark(Trainer(splits, config, args.run_dir, args.device), args.batches)
+    print(
+        f"raw forward/backward: {raw:.0f} img/s; training loop with data loading: {loop:.0f} img/s "
+        f"({loop / raw:.0%} of raw) at batch size {config.batch_size}"
+    )
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"fit": fit}[args.command](args)
+    commands = {"fit": fit, "export": export, "evaluate": evaluate, "audit": run_audit, "push": push, "bench": bench}
+    try:
+        return commands[args.command](args)
+    except (ModelError, ValueError, FileNotFoundError) as err:
+        print(f"error: {err}")
+        return 2

@@ -67,7 +67,7 @@ def plot_confusion(result: Report, path: Path, title: str) -> Path:
     counts = torch.tensor(result.confusion, dtype=torch.float64)
     rates = counts / counts.sum(1, keepdim=True).clamp(min=1)
     fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
-    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ax.imshow(rates.numpy(), cmap="Blues", vmin=0, vmax=1)
     for i in range(len(EMOTIONS)):
         for j in range(len(EMOTIONS)):
             color = "white" if rates[i, j] > 0.5 else "black"

@@ -183,6 +183,7 @@ class Trainer:
             self.ema.module.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        self.scheduler.t_initial = self.config.epochs * self.steps_per_epoch  # --epochs may change on resume
         self.history = History(**state["history"])
         self.start_epoch = state["epochs_done"]
 
@@ -210,26 +211,33 @@ class Trainer:
             persistent_workers=False,
         )
 
+    def train_step(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimisation step; returns the loss and the logits."""
+        images = images.to(self.device, memory_format=torch.channels_last)
+        with _autocast(self.device, self.config.amp):
+            logits = self.model(images)
+        loss = F.cross_entropy(
+            logits.float(),
+            targets.to(self.device),
+            weight=self.loss_weights,
+            label_smoothing=self.config.label_smoothing,
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach(), logits.detach()
+
     def train_epoch(self, epoch: int) -> dict:
         self.model.train()
         seen, correct, loss_sum, start = 0, 0, 0.0, time.perf_counter()
         bar = tqdm(self.loader(epoch), desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False)
         for step, (images, targets) in enumerate(bar):
-            images = images.to(self.device, memory_format=torch.channels_last)
-            targets = targets.to(self.device)
-            with _autocast(self.device, self.config.amp):
-                logits = self.model(images)
-            loss = F.cross_entropy(
-                logits.float(), targets, weight=self.loss_weights, label_smoothing=self.config.label_smoothing
-            )
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            loss, logits = self.train_step(images, targets)
             self.scheduler.step_update(epoch * self.steps_per_epoch + step + 1)
             if self.ema is not None:
                 self.ema.update(self.model, step=epoch * self.steps_per_epoch + step)
             seen += len(images)
-            correct += int((logits.argmax(1) == targets.argmax(1)).sum())
+            correct += int((logits.argmax(1).cpu() == targets.argmax(1)).sum())
             loss_sum += float(loss.detach()) * len(images)
             rate = seen / (time.perf_counter() - start)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.1%}", img_s=f"{rate:.0f}")
@@ -278,3 +286,23 @@ class Trainer:
                 f"val {result.line()}  {figures['img_s']:.0f} img/s{'  *best' if improved else ''}"
             )
         return self.history
+
+
+def benchmark(trainer: Trainer, batches: int = 20, warmup: int = 3) -> tuple[float, float]:
+    """(raw forward/backward img/s on ready tensors, full loop img/s with loading and augmentation)."""
+    size, batch = trainer.spec.size, trainer.config.batch_size
+    images = torch.randn(batch, 1, size, size)
+    targets = F.one_hot(torch.randint(0, len(EMOTIONS), (batch,)), len(EMOTIONS)).float()
+    for _ in range(warmup):
+        trainer.train_step(images, targets)
+    start = time.perf_counter()
+    for _ in range(batches):
+        trainer.train_step(images, targets)
+    raw = batches * batch / (time.perf_counter() - start)
+    iterator = iter(trainer.loader(0))
+    for _ in range(warmup):
+        trainer.train_step(*next(iterator))
+    start = time.perf_counter()
+    for _ in range(batches):
+        trainer.train_step(*next(iterator))
+    return raw, batches * batch / (time.perf_counter() - start)

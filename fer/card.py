@@ -1,0 +1,107 @@
+"""Render the model card (model_card.md, a Jinja template) with the figures of a release."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from fer.labels import EMOTIONS
+from fer.metrics import Report
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "model_card.md"
+WEAK_RECALL = 0.6
+
+
+def pct(value: float) -> str:
+    return f"{value:.2%}"
+
+
+def _report(data: dict | None) -> Report | None:
+    return Report(**data) if data else None
+
+
+def runs_rows(runs_file: Path) -> list[dict]:
+    """One row per line of the runs log (JSON lines written by `train.py export`)."""
+    if not runs_file.is_file():
+        return []
+    return [json.loads(line) for line in runs_file.read_text().splitlines() if line.strip()]
+
+
+def run_row(figures: dict) -> dict:
+    """The run-table row of one release."""
+    s = figures["settings"]
+    summary = (
+        f"{s['optimizer']} lr {s['lr']}, bs {s['batch_size']}, ls {s['label_smoothing']}, "
+        f"{'soft labels' if s.get('soft_labels') else 'hard labels'}, balance {s['balance']}, "
+        f"EMA {s['ema_decay'] or 'off'}, select {s['select']}, tau {figures['prior_tau']:.1f}"
+    )
+    test = figures.get("test") or {}
+    return {
+        "run": figures["run"],
+        "summary": summary,
+        "epochs": figures["epochs"],
+        "best_epoch": figures["best_epoch"],
+        "val_acc": pct(figures["val"]["accuracy"]),
+        "val_mr": pct(figures["val"]["macro_recall"]),
+        "test_acc": pct(test["accuracy"]) if test else "n/a",
+        "test_mr": pct(test["macro_recall"]) if test else "n/a",
+    }
+
+
+def render_card(
+    figures: dict, model_id: str, margin: float, mean: float, std: float, runs: list[dict], audit_summary: str
+) -> str:
+    """The model card text, with Hub metadata (library timm, image-classification, datasets, model-index)."""
+    test, val, clean = _report(figures.get("test")), _report(figures["val"]), _report(figures.get("clean_test"))
+    shown = test or val
+    eval_results = [
+        EvalResult(
+            task_type="image-classification",
+            dataset_type="ferplus",
+            dataset_name="FER+ (FER2013 PrivateTest)",
+            dataset_split="test",
+            metric_type=name,
+            metric_name=label,
+            metric_value=round(value * 100, 2),
+        )
+        for name, label, value in (
+            ("accuracy", "Accuracy", shown.accuracy),
+            ("recall", "Macro recall", shown.macro_recall),
+            ("f1", "Macro F1", shown.macro_f1),
+        )
+    ]
+    card_data = ModelCardData(
+        library_name="timm",
+        pipeline_tag="image-classification",
+        license="mit",
+        datasets=["ferplus", "fer2013"],
+        metrics=["accuracy", "recall", "f1"],
+        tags=["facial-expression-recognition", "emotion", "timm", "resnet18"],
+        model_name="fer-resnet18",
+        eval_results=eval_results,
+    )
+    weak = [f"{name} ({pct(shown.recall[name])} recall)" for name in EMOTIONS if shown.recall[name] < WEAK_RECALL]
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(TEMPLATE),
+        model_name="fer-resnet18",
+        model_id=model_id,
+        labels=list(EMOTIONS),
+        margin=margin,
+        mean=mean,
+        std=std,
+        pct=pct,
+        test=shown,
+        val=val,
+        clean_test=clean,
+        clean_removed=figures.get("clean_test_removed", 0),
+        per_class=shown.table(),
+        weak=", ".join(weak) + "." if weak else f"every class has at least {WEAK_RECALL:.0%} recall.",
+        tau=f"{figures['prior_tau']:.1f}",
+        settings=figures["settings"],
+        runs=runs,
+        audit=audit_summary.replace("\n", "  \n"),
+    )
+    return str(card)
