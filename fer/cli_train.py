@@ -18,7 +18,7 @@ from fer.metrics import report
 from fer.model import IMAGE_SIZE, ModelError, load_classifier
 from fer.training import TrainConfig, Trainer, benchmark
 
-RUNS_LOG = Path(__file__).resolve().parent.parent / "training_runs.jsonl"
+RUNS_LOG = "runs.jsonl"  # one row per exported run, next to the run folders; rendered into the model card
 
 
 def _audit_for(data: Path, audit_file: Path | None) -> AuditResult:
@@ -73,8 +73,9 @@ def _release(run_dir: Path, splits, out: Path, data: Path, audit_file: Path | No
     audit_result = _audit_for(data, audit_file) if splits.test is not None else None
     figures = export_run(run_dir, splits, out, audit_result, margin).to_dict()
     row = run_row(figures)
-    rows = [r for r in runs_rows(RUNS_LOG) if r["run"] != row["run"]] + [row]
-    RUNS_LOG.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    runs_log = Path(run_dir).parent / RUNS_LOG
+    rows = [r for r in runs_rows(runs_log) if r["run"] != row["run"]] + [row]
+    runs_log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     config = json.loads((out / "config.json").read_text())
     cfg = config["pretrained_cfg"]
     card = render_card(
