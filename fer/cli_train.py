@@ -59,6 +59,8 @@ def fit(args: argparse.Namespace) -> int:
             f"\nInterrupted. Continue with the same command plus --resume (checkpoint: {args.run_dir / 'last.ckpt'})."
         )
         return 130
+    if trainer.rank != 0:  # under torchrun only rank 0 evaluates, exports and pushes
+        return 0
     out = args.export or args.run_dir / "model"
     _release(args.run_dir, splits, out, args.data, args.audit, None)
     if args.push_to_hub:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from timm.optim import create_optimizer_v2
 from timm.scheduler import CosineLRScheduler
 from timm.utils import ModelEmaV3
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, WeightedRandomSampler
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
@@ -121,11 +124,24 @@ def cpu_bf16_supported() -> bool:
     )
 
 
+def init_distributed() -> tuple[int, int]:
+    """(rank, world size): under `torchrun --nproc_per_node=N` joins the process group (NCCL on GPUs, else gloo)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
 class Trainer:
-    """Fits a classifier on `DatasetSplits`, checkpointing every epoch into `run_dir`."""
+    """Fits a classifier on `DatasetSplits`, checkpointing every epoch into `run_dir` (rank 0 only under DDP)."""
 
     def __init__(self, splits: DatasetSplits, config: TrainConfig, run_dir: Path, device: str = "cpu"):
         self.splits, self.config, self.run_dir = splits, config, Path(run_dir)
+        self.rank, self.world = init_distributed()
+        if self.world > 1 and device == "cuda":
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
         self.device = torch.device(device)
         self.spec = dataset_spec(splits.train, config.margin)
         torch.manual_seed(config.seed)
@@ -133,7 +149,9 @@ class Trainer:
         self.optimizer = create_optimizer_v2(
             self.model, config.optimizer, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum
         )
-        self.steps_per_epoch = max(1, len(splits.train) // config.batch_size)
+        # the module that runs forward/backward: the model itself, or its DDP wrapper under torchrun
+        self.runner = DistributedDataParallel(self.model) if self.world > 1 else self.model
+        self.steps_per_epoch = max(1, len(splits.train) // (config.batch_size * self.world))
         self.scheduler = CosineLRScheduler(
             self.optimizer,
             t_initial=config.epochs * self.steps_per_epoch,
@@ -197,7 +215,10 @@ class Trainer:
         torch.manual_seed(self.config.seed * 100_003 + epoch)
         dataset = AugmentedFaces(self.splits.train, self.spec, self.config)
         sampler = None
-        if self.config.balance == "sampler":
+        if self.world > 1:
+            sampler = DistributedSampler(dataset, self.world, self.rank, seed=self.config.seed, drop_last=True)
+            sampler.set_epoch(epoch)
+        elif self.config.balance == "sampler":
             per_class = 1.0 / torch.tensor(self.splits.train.class_counts(), dtype=torch.float64).clamp(min=1)
             sampler = WeightedRandomSampler(per_class[self.splits.train.labels], len(dataset), generator=generator)
         return DataLoader(
@@ -215,7 +236,7 @@ class Trainer:
         """One optimisation step; returns the loss and the logits."""
         images = images.to(self.device, memory_format=torch.channels_last)
         with _autocast(self.device, self.config.amp):
-            logits = self.model(images)
+            logits = self.runner(images)
         loss = F.cross_entropy(
             logits.float(),
             targets.to(self.device),
@@ -230,7 +251,9 @@ class Trainer:
     def train_epoch(self, epoch: int) -> dict:
         self.model.train()
         seen, correct, loss_sum, start = 0, 0, 0.0, time.perf_counter()
-        bar = tqdm(self.loader(epoch), desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False)
+        bar = tqdm(
+            self.loader(epoch), desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False, disable=self.rank > 0
+        )
         for step, (images, targets) in enumerate(bar):
             loss, logits = self.train_step(images, targets)
             self.scheduler.step_update(epoch * self.steps_per_epoch + step + 1)
@@ -252,40 +275,45 @@ class Trainer:
 
     def fit(self) -> History:
         """Train the remaining epochs; Ctrl-C leaves the last finished epoch's checkpoint to --resume."""
-        if self.start_epoch == 0:
+        if self.start_epoch == 0 and self.rank == 0:
             checkpoint.save_atomic(self.state(0), self.run_dir / LAST)
         for epoch in range(self.start_epoch, self.config.epochs):
             figures = self.train_epoch(epoch)
-            result = self.validate()
-            score = selection_score(result, self.config.select)
-            figures.update(
-                epoch=epoch + 1,
-                val_acc=result.accuracy,
-                val_macro_recall=result.macro_recall,
-                val_macro_f1=result.macro_f1,
-                val_score=score,
-                lr=self.optimizer.param_groups[0]["lr"],
-            )
-            self.history.epochs.append(figures)
-            improved = score > self.history.best_score
-            if improved:
-                self.history.best_score, self.history.best_epoch = score, epoch + 1
-                checkpoint.save_atomic(
-                    {
-                        "model": self.eval_model().state_dict(),
-                        "epoch": epoch + 1,
-                        "spec": asdict(self.spec),
-                        "val": result.to_dict(),
-                    },
-                    self.run_dir / BEST,
-                )
-            checkpoint.save_atomic(self.state(epoch + 1), self.run_dir / LAST)
-            (self.run_dir / "history.json").write_text(json.dumps(asdict(self.history), indent=1))
-            tqdm.write(
-                f"epoch {epoch + 1:3d}  loss {figures['loss']:.3f}  train {figures['train_acc']:.1%}  "
-                f"val {result.line()}  {figures['img_s']:.0f} img/s{'  *best' if improved else ''}"
-            )
+            if self.rank == 0:
+                self.end_epoch(epoch, figures)
+            if self.world > 1:
+                dist.barrier()
         return self.history
+
+    def end_epoch(self, epoch: int, figures: dict) -> None:
+        """Validate, keep the best weights, write the checkpoint and the history, print one line."""
+        result = self.validate()
+        score = selection_score(result, self.config.select)
+        figures.update(
+            epoch=epoch + 1,
+            val_acc=result.accuracy,
+            val_macro_recall=result.macro_recall,
+            val_macro_f1=result.macro_f1,
+            val_score=score,
+            lr=self.optimizer.param_groups[0]["lr"],
+        )
+        self.history.epochs.append(figures)
+        improved = score > self.history.best_score
+        if improved:
+            self.history.best_score, self.history.best_epoch = score, epoch + 1
+            best = {
+                "model": self.eval_model().state_dict(),
+                "epoch": epoch + 1,
+                "spec": asdict(self.spec),
+                "val": result.to_dict(),
+            }
+            checkpoint.save_atomic(best, self.run_dir / BEST)
+        checkpoint.save_atomic(self.state(epoch + 1), self.run_dir / LAST)
+        (self.run_dir / "history.json").write_text(json.dumps(asdict(self.history), indent=1))
+        tqdm.write(
+            f"epoch {epoch + 1:3d}  loss {figures['loss']:.3f}  train {figures['train_acc']:.1%}  "
+            f"val {result.line()}  {figures['img_s']:.0f} img/s{'  *best' if improved else ''}"
+        )
 
 
 def benchmark(trainer: Trainer, batches: int = 20, warmup: int = 3) -> tuple[float, float]:
