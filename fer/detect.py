@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,7 @@ class FaceDetector:
         from facenet_pytorch import MTCNN
 
         self.options = options = options or DetectorOptions()
+        self._lock = threading.Lock()
         self.mtcnn = MTCNN(
             keep_all=True,
             min_face_size=options.min_face_size,
@@ -64,9 +66,10 @@ class FaceDetector:
         if scale < 1.0:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             small = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR, reducing_gap=2.0))
-        # MTCNN's smallest face is set in pixels of the image it sees
-        self.mtcnn.min_face_size = max(12, int(self.options.min_face_size * scale))
-        boxes, scores, points = self.mtcnn.detect(np.ascontiguousarray(small), landmarks=True)
+        # MTCNN's smallest face is set in pixels of the image it sees; the lock keeps threads from racing on it
+        with self._lock:
+            self.mtcnn.min_face_size = max(12, int(self.options.min_face_size * scale))
+            boxes, scores, points = self.mtcnn.detect(np.ascontiguousarray(small), landmarks=True)
         if boxes is None:
             return []
         boxes = np.asarray(boxes, dtype=np.float32) / scale

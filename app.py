@@ -1,0 +1,63 @@
+"""Serve the emotion recognizer: `python app.py [--model ID] [--host HOST] [--port PORT] [--mcp]`."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import argparse
+import sys
+
+from fer.images import MAX_FILE_BYTES
+from fer.model import ModelError, default_model_id
+from fer.recognizer import EmotionRecognizer
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+EXIT_MODEL_ERROR = 2
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Facial emotion recognition web app (Gradio).")
+    parser.add_argument(
+        "--model",
+        default=default_model_id(),
+        help="timm model id: hf-hub:org/name or local-dir:PATH (default: $FER_MODEL, else the bundled model)",
+    )
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", DEFAULT_HOST),
+        help="address to listen on (default: $GRADIO_SERVER_NAME, else %(default)s); 0.0.0.0 for all interfaces",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)),
+        help="port (default: $GRADIO_SERVER_PORT, else %(default)s)",
+    )
+    parser.add_argument("--mcp", action="store_true", help="also serve /analyze and /classify_face as an MCP server")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        recognizer = EmotionRecognizer.from_pretrained(args.model)
+    except ModelError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_MODEL_ERROR
+    from fer.ui import build_demo  # gradio is imported only once the model has loaded: a bad id fails sooner
+
+    build_demo(recognizer).launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=False,
+        max_file_size=MAX_FILE_BYTES,
+        mcp_server=args.mcp,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
