@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,9 @@ MAX_FILE_BYTES = 25 * 1024 * 1024
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
+# Pillow warns above its own limit (89 MP) on stderr; MAX_PIXELS is lower and refuses those images with an ImageError
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
 
 class ImageError(ValueError):
     """An input that is not a usable image; the message says why, in one line."""
@@ -23,7 +27,7 @@ class ImageError(ValueError):
 def _describe(source: ImageInput) -> str:
     if isinstance(source, (str, os.PathLike)):
         return f"'{Path(source).name}'"
-    return "the image"
+    return "The image"
 
 
 def open_image(source: ImageInput) -> Image.Image:
@@ -47,7 +51,11 @@ def open_image(source: ImageInput) -> Image.Image:
         fp = io.BytesIO(source)
     try:
         image = Image.open(fp)
-    except (UnidentifiedImageError, Image.DecompressionBombError) as err:
+    except Image.DecompressionBombError as err:
+        raise ImageError(
+            f"{name} is too large to decode safely ({err}); the limit is {MAX_PIXELS / 1e6:.0f} megapixels."
+        ) from err
+    except UnidentifiedImageError as err:
         raise ImageError(f"{name} is not an image that can be read ({type(err).__name__}).") from err
     except OSError as err:
         raise ImageError(f"{name} could not be read: {err}.") from err
@@ -55,7 +63,7 @@ def open_image(source: ImageInput) -> Image.Image:
     return image
 
 
-def check_dimensions(size: tuple[int, int], name: str = "the image") -> None:
+def check_dimensions(size: tuple[int, int], name: str = "The image") -> None:
     """Refuse images that are too large to decode safely or too small to hold a face."""
     width, height = size
     if width * height > MAX_PIXELS:
@@ -98,7 +106,7 @@ def array_to_rgb(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def pil_to_rgb(image: Image.Image) -> np.ndarray:
+def pil_to_rgb(image: Image.Image, name: str = "The image") -> np.ndarray:
     """Decode a PIL image of any mode (EXIF-rotated, 16-bit, CMYK, palette, RGBA, animated) to RGB."""
     try:
         if getattr(image, "is_animated", False):
@@ -112,7 +120,7 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
             return array_to_rgb(np.asarray(image))
         return np.asarray(image.convert("RGB"))
     except (OSError, SyntaxError, ValueError) as err:
-        raise ImageError(f"The image is damaged or truncated and could not be decoded ({err}).") from err
+        raise ImageError(f"{name} is damaged or truncated and could not be decoded ({err}).") from err
 
 
 def load_rgb(source: ImageInput) -> np.ndarray:
@@ -121,6 +129,7 @@ def load_rgb(source: ImageInput) -> np.ndarray:
         return array_to_rgb(source)
     if not isinstance(source, (str, os.PathLike, bytes, bytearray, Image.Image)):
         raise ImageError(f"Unsupported image input of type {type(source).__name__}.")
-    image = open_image(bytes(source) if isinstance(source, bytearray) else source)
+    source = bytes(source) if isinstance(source, bytearray) else source
+    image = open_image(source)
     check_dimensions(image.size)
-    return pil_to_rgb(image)
+    return pil_to_rgb(image, _describe(source))

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
+import httpx2
 import timm
 import torch
 from huggingface_hub import constants as hub_constants
 from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+from huggingface_hub.utils import get_session
 
 from fer.labels import EMOTIONS, canonical_emotion
 from fer.preprocess import DEFAULT_MARGIN, InputSpec
@@ -47,15 +47,17 @@ def default_model_id() -> str:
 
 
 def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
-    """One quick TCP connect to the Hub endpoint (huggingface_hub itself would retry for ~20 s)."""
+    """One quick HTTPS request to the Hub endpoint, no retry (huggingface_hub itself would retry for ~20 s).
+
+    A TCP connect is not enough: proxies and firewalls accept connections that they then fail to serve.
+    """
     if hub_constants.HF_HUB_OFFLINE:
         return False
-    url = urlparse(hub_constants.ENDPOINT)
     try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
-            return True
-    except OSError:
+        get_session().head(hub_constants.ENDPOINT, timeout=timeout)
+    except (OSError, httpx2.HTTPError):
         return False
+    return True
 
 
 def _fetch_hub_files(repo_id: str, model_id: str) -> Path:

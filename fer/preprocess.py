@@ -62,7 +62,8 @@ def face_crop(
     pad = ((y1 - top, bottom - y2), (x1 - left, right - x2))
     if any(p for pair in pad for p in pair):
         region = np.pad(region, pad, mode="edge")
-    return np.asarray(Image.fromarray(region).resize((size, size), Image.BILINEAR, reducing_gap=2.0))
+    # np.array, not asarray: a writable copy, which torch.from_numpy takes without a warning
+    return np.array(Image.fromarray(region).resize((size, size), Image.BILINEAR, reducing_gap=2.0))
 
 
 def normalize(crops: torch.Tensor, spec: InputSpec) -> torch.Tensor:

@@ -1,0 +1,217 @@
+"""`python -m fer.bench`: per-frame latency of the whole path (detect, crop, classify, annotate) at 640x480.
+
+The fast path (fer.stream.StreamProcessor with the webcam detector settings) is timed next to the straightforward
+baseline (MTCNN at its defaults on the full frame, one forward pass per face) in the same run, on a 1-face and a
+6-face frame, after a warm-up. Frames come from ../shared/data/face_media when present, else the astronaut photo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from fer.detect import WEBCAM_OPTIONS, Face, FaceDetector
+from fer.draw import draw_faces
+from fer.images import load_rgb
+from fer.labels import EMOTIONS
+from fer.model import ModelError, ModelInfo, default_model_id, new_classifier
+from fer.preprocess import InputSpec
+from fer.recognizer import EmotionRecognizer
+from fer.stream import DETECT_EVERY, StreamProcessor
+
+FRAME_SIZE = (640, 480)
+DEFAULT_FRAMES = 60
+DEFAULT_WARMUP = 5
+MEDIA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "face_media"
+ONE_FACE_PHOTO = "single_face/face_recognition_obama.jpg"
+SIX_FACE_PHOTO = "multi_face/facenet_pytorch_multiface.jpg"
+MULTI_FACE_DIR = "multi_face"
+ASTRONAUT_HEAD = (110, 0, 350, 260)  # head and shoulders of skimage's astronaut, tiled 3x2 for the 6-face frame
+RANDOM_MODEL = "random"  # an untrained ResNet18: the same speed as the trained one, for timing before training
+
+
+@dataclass
+class Timing:
+    """Latencies (s) and CPU seconds of the measured frames of one path on one frame."""
+
+    scenario: str
+    path: str
+    latencies: list[float]
+    cpu_s: float
+    faces: int
+
+    @property
+    def fps(self) -> float:
+        return len(self.latencies) / sum(self.latencies)
+
+    def row(self, baseline: Timing | None) -> list[str]:
+        median_ms = statistics.median(self.latencies) * 1000
+        p90_ms = float(np.percentile(self.latencies, 90)) * 1000
+        cpu_ms = self.cpu_s / len(self.latencies) * 1000
+        ratio = f"{self.fps / baseline.fps:.1f}x" if baseline else "1.0x"
+        return [
+            self.scenario,
+            self.path,
+            f"{median_ms:.1f}",
+            f"{p90_ms:.1f}",
+            f"{cpu_ms:.1f}",
+            f"{self.fps:.1f}",
+            ratio,
+            str(self.faces),
+        ]
+
+
+def letterbox(rgb: np.ndarray, size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
+    """Fit a photo into a `size` frame (aspect kept), black borders, like a webcam frame."""
+    return np.asarray(ImageOps.pad(Image.fromarray(rgb), size, Image.BILINEAR, color=(0, 0, 0)))
+
+
+def astronaut_frames() -> tuple[np.ndarray, np.ndarray]:
+    """1-face and 6-face frames made from skimage's astronaut photo (used when ../shared is absent)."""
+    from skimage import data
+
+    photo = data.astronaut()
+    width, height = FRAME_SIZE
+    head = Image.fromarray(photo).crop(ASTRONAUT_HEAD)
+    tile = np.asarray(ImageOps.pad(head, (width // 3, height // 2), Image.BILINEAR, color=(0, 0, 0)))
+    grid = np.concatenate([np.concatenate([tile] * 3, axis=1)] * 2, axis=0)
+    return letterbox(photo), letterbox(grid)
+
+
+def bench_frames(media: Path) -> tuple[np.ndarray, np.ndarray, str]:
+    """(1-face frame, 6-face frame, where they come from)."""
+    one, six = media / ONE_FACE_PHOTO, media / SIX_FACE_PHOTO
+    if one.is_file() and six.is_file():
+        return letterbox(load_rgb(one)), letterbox(load_rgb(six)), f"{ONE_FACE_PHOTO}, {SIX_FACE_PHOTO}"
+    return *astronaut_frames(), "skimage astronaut (face_media not found)"
+
+
+def load_recognizer(model_id: str | None) -> EmotionRecognizer:
+    detector = FaceDetector(WEBCAM_OPTIONS)
+    if model_id == RANDOM_MODEL:
+        info = ModelInfo(RANDOM_MODEL, EMOTIONS, InputSpec(size=75, mean=0.5, std=0.25))
+        return EmotionRecognizer(new_classifier(), info, detector)
+    return EmotionRecognizer.from_pretrained(model_id, detector_options=WEBCAM_OPTIONS)
+
+
+class Baseline:
+    """The straightforward path: MTCNN at its defaults on the full frame, one classifier forward per face."""
+
+    def __init__(self, recognizer: EmotionRecognizer):
+        from facenet_pytorch import MTCNN
+
+        self.recognizer, self.mtcnn = recognizer, MTCNN(keep_all=True)
+
+    def detect(self, frame: np.ndarray) -> list[Face]:
+        boxes, scores = self.mtcnn.detect(frame)
+        if boxes is None:
+            return []
+        return [Face(tuple(float(v) for v in box), float(score)) for box, score in zip(boxes, scores, strict=True)]
+
+    def process(self, frame: np.ndarray) -> tuple[np.ndarray, int]:
+        faces = self.detect(frame)
+        predictions = [self.recognizer.predict_faces(frame, [face])[0] for face in faces]
+        return draw_faces(frame, predictions), len(faces)
+
+
+def measure(step: Callable[[np.ndarray], int], frame: np.ndarray, frames: int, warmup: int) -> tuple[list, float, int]:
+    """Run `step` (returns the faces found) on fresh copies of the frame: latencies, CPU seconds, faces."""
+    for _ in range(warmup):
+        step(frame.copy())
+    latencies, faces = [], 0
+    cpu_start = time.process_time()
+    for _ in range(frames):
+        incoming = frame.copy()  # a new frame arrives
+        start = time.perf_counter()
+        faces = step(incoming)
+        latencies.append(time.perf_counter() - start)
+    return latencies, time.process_time() - cpu_start, faces
+
+
+def run(recognizer: EmotionRecognizer, frames: int, warmup: int, detect_every: int, media: Path) -> list[list[str]]:
+    one, six, _ = bench_frames(media)
+    baseline = Baseline(recognizer)
+    rows = []
+    for scenario, frame in (("1 face", one), ("6 faces", six)):
+        base = Timing(
+            scenario,
+            "baseline: MTCNN defaults, full frame, 1 forward/face",
+            *measure(lambda f: baseline.process(f)[1], frame, frames, warmup),
+        )
+        rows.append(base.row(None))
+        for every in sorted({1, detect_every}):
+            stream = StreamProcessor(recognizer, detect_every=every, stale_s=None)
+            label = "fast: 320px detect, batched" + (f", detect every {every}" if every > 1 else ", detect every frame")
+            fast = Timing(scenario, label, *measure(lambda f, s=stream: len(s.process(f).faces), frame, frames, warmup))
+            rows.append(fast.row(base))
+    return rows
+
+
+def detection_rows(recognizer: EmotionRecognizer, media: Path) -> list[list[str]]:
+    """Faces found in each multi-face photo (letterboxed to 640x480): baseline vs the fast path's detector."""
+    photos = sorted((media / MULTI_FACE_DIR).glob("*.jpg"))
+    frames = [(p.name, letterbox(load_rgb(p))) for p in photos] or [("astronaut x6", astronaut_frames()[1])]
+    baseline = Baseline(recognizer)
+    return [[name, str(len(baseline.detect(f))), str(len(recognizer.detector.detect(f)))] for name, f in frames]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fer.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="measured frames per path and scenario")
+    parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help="frames run before measuring")
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="ID",
+        help=f"model id (default {default_model_id()}); '{RANDOM_MODEL}': untrained",
+    )
+    parser.add_argument("--detect-every", type=int, default=DETECT_EVERY, help="fast path: run the detector every N")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--media", type=Path, default=MEDIA_DIR, help="face_media folder (photos of real faces)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.frames < 1 or args.warmup < 0 or args.detect_every < 1:
+        print("fer.bench: --frames and --detect-every must be >= 1, --warmup >= 0", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        recognizer = load_recognizer(args.model)
+    except ModelError as err:
+        print(f"fer.bench: {err} (or pass --model {RANDOM_MODEL} to time an untrained model)", file=sys.stderr)
+        return 2
+    _, _, source = bench_frames(args.media)
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"model {recognizer.model_id}; frames {FRAME_SIZE[0]}x{FRAME_SIZE[1]} from {source}")
+    print(
+        f"{args.frames} frames after {args.warmup} warm-up; torch threads {torch.get_num_threads()}, "
+        f"{os.cpu_count()} CPUs, load average {load}\n"
+    )
+    headers = ["frame", "path", "median ms", "p90 ms", "CPU ms/frame", "frames/s", "vs baseline", "faces"]
+    print(table(headers, run(recognizer, args.frames, args.warmup, args.detect_every, args.media)))
+    print("\nFaces found in the multi-face photos at 640x480:\n")
+    print(table(["photo", "baseline", "fast path"], detection_rows(recognizer, args.media)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

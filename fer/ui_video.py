@@ -1,0 +1,88 @@
+"""The Video tab: upload a clip, get it annotated, a timeline plot and per-frame CSV / JSON (/analyze_video)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from fer.recognizer import EmotionRecognizer
+from fer.video import MAX_DURATION_S, MAX_FILE_BYTES, VideoError, export
+
+RESULTS_DIR = Path(tempfile.gettempdir()) / "fer-video"  # our outputs; Gradio serves its own cached copies
+RESULTS_TTL_S = 600  # result folders older than this are removed on the next analysis
+UI_MAX_STRIDE = 10
+VIDEO_CONCURRENCY = 1  # one clip at a time: it keeps the CPU busy; others wait in the queue
+
+
+def new_results_dir() -> Path:
+    """A fresh folder for one analysis; folders of earlier analyses past RESULTS_TTL_S are removed."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    for old in RESULTS_DIR.iterdir():
+        if time.time() - old.stat().st_mtime > RESULTS_TTL_S:
+            shutil.rmtree(old, ignore_errors=True)
+    folder = RESULTS_DIR / uuid.uuid4().hex
+    folder.mkdir()
+    return folder
+
+
+def analyze_clip(
+    recognizer: EmotionRecognizer, video: str | None, stride: float, progress: gr.Progress
+) -> tuple[str, str, str, str, dict[str, Any]]:
+    """Annotated mp4, timeline PNG, CSV, JSON paths and the summary of a clip; a gr.Error saying why if it fails."""
+    if not video:
+        raise gr.Error("Upload a video first (mp4, webm or mov).")
+    folder = new_results_dir()
+    stem = Path(video).stem[:40] or "clip"
+    paths = [folder / f"{stem}{suffix}" for suffix in ("_annotated.mp4", "_timeline.png", ".csv", ".json")]
+    out_video, plot, table, frames = paths
+
+    def report(done: int, total: int | None) -> None:
+        progress((done, total), desc="Analysing frames", unit="frames")
+
+    try:
+        result = export(video, recognizer, out_video, table, frames, plot, stride=int(stride), progress=report)
+    except VideoError as err:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise gr.Error(str(err)) from err
+    return str(out_video), str(plot), str(table), str(frames), result.summary()
+
+
+def video_tab(recognizer: EmotionRecognizer) -> None:
+    """The Video tab, built inside the caller's gr.Blocks / gr.Tabs; registers the public /analyze_video endpoint."""
+
+    def analyze_video(video: str | None, stride: float = 1, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+        """Annotated video (H.264 mp4), timeline plot (PNG), per-frame CSV and JSON files, and a JSON summary
+        (clip, settings, speed, each tracked face's mean probabilities) of a clip, processing every `stride`-th frame.
+        """
+        return analyze_clip(recognizer, video, stride, progress)
+
+    with gr.Tab("Video"):
+        gr.Markdown(
+            f"Upload a clip (mp4, webm or mov; up to {MAX_FILE_BYTES // 2**20} MB and {MAX_DURATION_S / 60:.0f} min). "
+            "Every face is tracked with a stable id; its probabilities are smoothed as in the webcam tab."
+        )
+        with gr.Row():
+            with gr.Column():
+                clip = gr.Video(label="Clip", sources=["upload"], elem_id="video-clip")
+                stride = gr.Slider(1, UI_MAX_STRIDE, value=1, step=1, label="Frame stride (analyse every N-th frame)")
+                run = gr.Button("Analyse video", variant="primary", elem_id="video-run")
+            annotated = gr.Video(label="Annotated", interactive=False, elem_id="video-annotated")
+        timeline = gr.Image(label="Emotions over time, per face", type="filepath", interactive=False)
+        with gr.Row():
+            table = gr.File(label="Per-frame CSV")
+            frames = gr.File(label="Per-frame JSON")
+            summary = gr.JSON(label="Summary", elem_id="video-summary")
+        run.click(
+            analyze_video,
+            [clip, stride],
+            [annotated, timeline, table, frames, summary],
+            api_name="analyze_video",
+            concurrency_limit=VIDEO_CONCURRENCY,
+            concurrency_id="video",
+        )
