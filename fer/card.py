@@ -11,7 +11,8 @@ from fer.labels import EMOTIONS
 from fer.metrics import Report
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "model_card.md"
-WEAK_RECALL = 0.6
+WEAK_RECALL = 0.75  # below this recall, or WEAK_PRECISION precision, a class is named weak in the card
+WEAK_PRECISION = 0.5
 
 
 def pct(value: float) -> str:
@@ -82,7 +83,16 @@ def render_card(
         model_name="fer-resnet18",
         eval_results=eval_results,
     )
-    weak = [f"{name} ({pct(shown.recall[name])} recall)" for name in EMOTIONS if shown.recall[name] < WEAK_RECALL]
+    uncorrected = _report(figures.get("test_uncorrected"))
+    uncorrected_weakest = ""
+    if uncorrected is not None:
+        name = min(uncorrected.recall, key=uncorrected.recall.get)
+        uncorrected_weakest = f"{name} {pct(uncorrected.recall[name])}"
+    weak = [
+        f"{name} (recall {pct(shown.recall[name])}, precision {pct(shown.precision[name])})"
+        for name in EMOTIONS
+        if shown.recall[name] < WEAK_RECALL or shown.precision[name] < WEAK_PRECISION
+    ]
     card = ModelCard.from_template(
         card_data,
         template_path=str(TEMPLATE),
@@ -98,10 +108,14 @@ def render_card(
         clean_test=clean,
         clean_removed=figures.get("clean_test_removed", 0),
         per_class=shown.table(),
-        weak=", ".join(weak) + "." if weak else f"every class has at least {WEAK_RECALL:.0%} recall.",
+        weak=", ".join(weak) + "."
+        if weak
+        else f"none below {WEAK_RECALL:.0%} recall or {WEAK_PRECISION:.0%} precision.",
         tau=f"{figures['prior_tau']:.1f}",
         settings=figures["settings"],
         runs=runs,
         audit=audit_summary.replace("\n", "  \n"),
+        uncorrected=uncorrected,
+        uncorrected_weakest=uncorrected_weakest,
     )
     return str(card)

@@ -33,10 +33,11 @@ class ReleaseFigures:
     clean_test: Report | None
     clean_test_removed: int
     settings: dict
+    test_uncorrected: Report | None = None  # the same weights without the prior correction (tau = 0)
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        for key in ("val", "test", "clean_test"):
+        for key in ("val", "test", "clean_test", "test_uncorrected"):
             value = getattr(self, key)
             data[key] = value.to_dict() if value is not None else None
         return data
@@ -70,6 +71,9 @@ def export_run(
     prior = torch.tensor(splits.train.class_counts(), dtype=torch.float32)
     prior /= prior.sum()
     val_logits = predict_logits(model, splits.val.crops, spec)
+    uncorrected = None
+    if splits.test is not None:
+        uncorrected = report(splits.test.labels, predict_logits(model, splits.test.crops, spec).argmax(1))
     tau, val_report = fit_prior_correction(val_logits, splits.val.labels, prior, config.get("select", "balanced"))
     fold_prior_correction(model, prior, tau)
     test_report = clean_report = None
@@ -89,6 +93,7 @@ def export_run(
         clean_test=clean_report,
         clean_test_removed=removed,
         settings=config,
+        test_uncorrected=uncorrected,
     )
     save_classifier(model, out_dir, spec, extra={"prior_correction_tau": tau})
     (Path(out_dir) / METRICS_JSON).write_text(json.dumps(figures.to_dict(), indent=1))

@@ -85,4 +85,5 @@ def video_tab(recognizer: EmotionRecognizer) -> None:
             api_name="analyze_video",
             concurrency_limit=VIDEO_CONCURRENCY,
             concurrency_id="video",
+            show_progress_on=annotated,
         )

@@ -7,14 +7,14 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pytest
+import torch
 
-from fer.model import new_classifier, save_classifier  # noqa: E402
-from fer.preprocess import InputSpec  # noqa: E402
+from fer.model import new_classifier, save_classifier
+from fer.preprocess import InputSpec
 
 TEST_SPEC = InputSpec(size=75, mean=0.5, std=0.25, margin=-0.09)
 

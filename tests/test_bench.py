@@ -1,0 +1,32 @@
+"""`python -m fer.bench` with tiny settings: it prints the latency table and the face counts (no timing asserts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fer import bench
+
+
+@pytest.mark.slow
+def test_bench_prints_the_tables(random_model_id: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # an empty --media folder: the frames are made from the astronaut photo, as on a fresh clone
+    args = ["--frames", "2", "--warmup", "1", "--threads", "1", "--model", random_model_id, "--media", str(tmp_path)]
+    assert bench.main(args) == 0
+    out = capsys.readouterr().out
+    assert "skimage astronaut" in out and "median ms" in out and "p90 ms" in out and "vs baseline" in out
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| 1 face") or "| 6 faces" in line]
+    rows = [[cell.strip() for cell in row] for row in rows]
+    assert [(row[0], row[1].split(":")[0]) for row in rows] == [
+        ("1 face", "baseline"), ("1 face", "fast"), ("1 face", "fast"),
+        ("6 faces", "baseline"), ("6 faces", "fast"), ("6 faces", "fast"),
+    ]  # fmt: skip
+    assert [row[-1] for row in rows] == ["1", "1", "1", "6", "6", "6"]  # every path finds every face
+    assert all(float(row[5]) > 0 and row[6].endswith("x") for row in rows)
+    assert "| astronaut x6 | 6 | 6 |" in out
+
+
+def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture) -> None:
+    assert bench.main(["--frames", "0"]) == 2
+    assert "--frames" in capsys.readouterr().err

@@ -1,0 +1,62 @@
+"""StreamProcessor: detection every few frames, one batched classification per frame, stable ids, smoothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer.detect import WEBCAM_OPTIONS, FaceDetector
+from fer.recognizer import EmotionRecognizer
+from fer.stream import StreamProcessor
+from fer.tracking import SMOOTHING_WINDOW
+
+
+class CountingDetector(FaceDetector):
+    """The webcam detector, counting its calls."""
+
+    calls = 0
+
+    def detect(self, image: np.ndarray) -> list:
+        self.calls += 1
+        return super().detect(image)
+
+
+@pytest.fixture(scope="module")
+def recognizer(random_model_id: str) -> EmotionRecognizer:
+    return EmotionRecognizer.from_pretrained(random_model_id, detector_options=WEBCAM_OPTIONS)
+
+
+def test_detects_every_nth_frame_and_on_a_new_size(recognizer: EmotionRecognizer, astronaut: np.ndarray) -> None:
+    detector = CountingDetector(WEBCAM_OPTIONS)
+    stream = StreamProcessor(recognizer, detector, detect_every=3)
+    results = [stream.process(astronaut, now=i / 30) for i in range(7)]
+    assert [r.detected for r in results] == [True, False, False, True, False, False, True]
+    assert detector.calls == 3
+    assert all(len(r.faces) == 1 and r.faces[0].id == 1 for r in results)
+    assert results[-1].fps == pytest.approx(30.0)
+    assert stream.process(astronaut[:400, :400], now=7 / 30).detected  # new frame size: detect at once
+
+
+def test_smoothed_probabilities_and_annotation(recognizer: EmotionRecognizer, astronaut: np.ndarray) -> None:
+    stream = StreamProcessor(recognizer, detect_every=2)
+    raws = []
+    for index in range(SMOOTHING_WINDOW + 2):
+        frame = np.ascontiguousarray(np.roll(astronaut, 3 * index, axis=1))  # new pixels: new probabilities
+        result = stream.process(frame, now=index / 30)
+        raws.append(np.array(list(result.faces[0].raw.probabilities.values())))
+    smoothed = np.array(list(result.faces[0].prediction.probabilities.values()))
+    np.testing.assert_allclose(smoothed, np.mean(raws[-SMOOTHING_WINDOW:], axis=0), atol=1e-6)
+    assert result.image.shape == frame.shape and np.abs(result.image.astype(int) - frame).max() > 100
+
+
+def test_a_pause_starts_a_new_stream(recognizer: EmotionRecognizer, astronaut: np.ndarray) -> None:
+    stream = StreamProcessor(recognizer, detect_every=5, stale_s=2.0)
+    stream.process(astronaut, now=0.0)
+    assert not stream.process(astronaut, now=0.1).detected
+    after = stream.process(astronaut, now=5.0)  # the 3rd frame, but after a 4.9 s gap: detect, fresh timings
+    assert after.detected and after.fps == 0.0 and after.faces[0].id == 1
+
+
+def test_detect_every_must_be_positive(recognizer: EmotionRecognizer) -> None:
+    with pytest.raises(ValueError, match="detect_every"):
+        StreamProcessor(recognizer, detect_every=0)
