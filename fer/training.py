@@ -48,7 +48,7 @@ class TrainConfig:
     ema_decay: float = 0.0  # 0 turns the EMA of weights off
     select: str = "balanced"  # accuracy | macro_recall | balanced
     seed: int = 0
-    workers: int = 1
+    workers: int = 0  # augmentation in the training process: a worker process competes for the same 2 cores
     amp: bool = True  # bf16 autocast where the CPU supports it; fp16/bf16 on CUDA
     init: str | None = None
     pretrained: bool = False
