@@ -14,6 +14,7 @@ from fer.audit import AuditResult, audit
 from fer.data import load_dataset, load_split
 from fer.evaluation import plot_confusion, predict_logits
 from fer.hub import PushError, push_folder
+from fer.labels import EMOTIONS
 from fer.metrics import report
 from fer.model import IMAGE_SIZE, ModelError, load_classifier
 from fer.training import TrainConfig, Trainer, benchmark
@@ -111,7 +112,7 @@ def evaluate(args: argparse.Namespace) -> int:
     model, info = load_classifier(args.model)
     split = load_split(Path(args.data) / args.split, info.spec.size)
     print(f"{args.split}: {split.summary()}")
-    order = torch.tensor([info.label_names.index(name) for name in __import__("fer").EMOTIONS])
+    order = torch.tensor([info.label_names.index(name) for name in EMOTIONS])
     predictions = predict_logits(model, split.crops, info.spec)[:, order].argmax(1)
     result = report(split.labels, predictions)
     print(f"{args.split:10s} {result.line()}")
@@ -121,7 +122,8 @@ def evaluate(args: argparse.Namespace) -> int:
         from fer.release import clean_subset
 
         clean, removed = clean_subset(split, _audit_for(args.data, args.audit))
-        keep = [i for i, p in enumerate(split.paths) if p in set(clean.paths)]
+        clean_paths = set(clean.paths)
+        keep = [i for i, p in enumerate(split.paths) if p in clean_paths]
         clean_result = report(clean.labels, predictions[keep])
         print(f"clean test (without {removed} images copied or near-copied in train): {clean_result.line()}")
         figures["clean_test"] = clean_result.to_dict()

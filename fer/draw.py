@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -20,6 +21,12 @@ COLORS: dict[str, tuple[int, int, int]] = {
 }
 
 
+@lru_cache(maxsize=16)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """The label font at `size` px, loaded once (not on every frame)."""
+    return ImageFont.load_default(size=size)
+
+
 def label_text(face: FacePrediction, face_id: int | None = None) -> str:
     prefix = f"#{face_id} " if face_id is not None else ""
     return f"{prefix}{face.emotion} {face.probabilities[face.emotion]:.0%}"
@@ -31,7 +38,7 @@ def draw_faces(image: np.ndarray, faces: Sequence[FacePrediction], ids: Sequence
     draw = ImageDraw.Draw(canvas)
     scale = max(canvas.size) / 640
     width = max(2, round(2 * scale))
-    font = ImageFont.load_default(size=max(12, round(16 * scale)))
+    font = _font(max(12, round(16 * scale)))
     for index, face in enumerate(faces):
         color = COLORS.get(face.emotion, (255, 255, 255))
         x1, y1, x2, y2 = face.box
