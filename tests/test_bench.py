@@ -23,7 +23,7 @@ def test_bench_prints_the_tables(random_model_id: str, tmp_path: Path, capsys: p
         ("6 faces", "baseline"), ("6 faces", "fast"), ("6 faces", "fast"),
     ]  # fmt: skip
     assert [row[-1] for row in rows] == ["1", "1", "1", "6", "6", "6"]  # every path finds every face
-    assert all(float(row[5]) > 0 and row[6].endswith("x") for row in rows)
+    assert all(float(row[5]) > 0 and float(row[6]) > 0 and row[7].endswith("x") for row in rows)
     assert "| astronaut x6 | 6 | 6 |" in out
 
 
