@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -327,7 +328,7 @@ def benchmark(trainer: Trainer, batches: int = 20, warmup: int = 3) -> tuple[flo
     for _ in range(batches):
         trainer.train_step(images, targets)
     raw = batches * batch / (time.perf_counter() - start)
-    iterator = iter(trainer.loader(0))
+    iterator = (batch for epoch in itertools.count() for batch in trainer.loader(epoch))  # small sets wrap around
     for _ in range(warmup):
         trainer.train_step(*next(iterator))
     start = time.perf_counter()
