@@ -23,6 +23,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 240  # importing torch + gradio and loading the model, on a busy 2-core machine
 STOP_TIMEOUT_S = 15
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; never a Playwright download
 
 
 @dataclass
@@ -98,3 +99,17 @@ def live_app(random_model_id: str, tmp_path_factory: pytest.TempPathFactory) -> 
     """app.py serving the random test model (module-scoped: one server per test module)."""
     with serve_app(random_model_id, tmp_path_factory.mktemp("app") / "app.log") as app:
         yield app
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    """The Playwright sync API, provided Chromium is installed (in CI its absence is a failure)."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set and {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright

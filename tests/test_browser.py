@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
 import time
 import urllib.request
 from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from live_server import LiveApp, live_app  # noqa: F401
+from live_server import CHROMIUM, LiveApp, chromium, live_app  # noqa: F401
 from PIL import Image
 
 from fer.labels import EMOTIONS
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
@@ -118,20 +115,6 @@ def frame_index(rgb: np.ndarray) -> int:
 
 def decode_data_url(url: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    """The Playwright sync API, provided Chromium is installed (in CI its absence is a failure)."""
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set and {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        yield playwright
 
 
 def test_webcam_stream_comes_back_annotated(chromium, live_app: LiveApp, tmp_path: Path) -> None:  # noqa: F811

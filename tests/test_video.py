@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 from collections.abc import Iterator
 from fractions import Fraction
@@ -14,6 +13,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from live_server import CHROMIUM, chromium  # noqa: F401
 from PIL import Image
 
 from fer import video
@@ -241,7 +241,6 @@ def test_cli_error_is_one_line(tmp_path: Path, random_model_id: str, capsys) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 BROWSER_TIMEOUT_MS = 600_000  # the analysis of the clip, on a busy 2-core machine
 # In the page: wait for the annotated video's metadata, play it muted for a moment, report its state
@@ -291,25 +290,17 @@ def test_analyze_video_endpoint(clip: Path, served: str) -> None:
 
 
 @pytest.mark.slow
-def test_annotated_video_plays_in_chromium(clip: Path, served: str) -> None:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set and {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(served, wait_until="load")
-            page.locator("#video-clip input[type=file]").set_input_files(str(clip))
-            page.locator("#video-run").click()
-            page.locator("#video-annotated video").wait_for(timeout=BROWSER_TIMEOUT_MS)
-            state = page.evaluate(PLAYBACK)
-        finally:
-            browser.close()
+def test_annotated_video_plays_in_chromium(chromium, clip: Path, served: str) -> None:  # noqa: F811
+    browser = chromium.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+    try:
+        page = browser.new_page()
+        page.goto(served, wait_until="load")
+        page.locator("#video-clip input[type=file]").set_input_files(str(clip))
+        page.locator("#video-run").click()
+        page.locator("#video-annotated video").wait_for(timeout=BROWSER_TIMEOUT_MS)
+        state = page.evaluate(PLAYBACK)
+    finally:
+        browser.close()
     assert state["error"] is None and state["readyState"] >= 2, state
     assert (state["width"], state["height"]) == CLIP_SIZE and state["duration"] == pytest.approx(2.0, abs=0.1)
     assert state["time"] > 0  # it plays
