@@ -41,8 +41,8 @@ def fit_prior_correction(
     """Pick tau (logits - tau * log prior, Menon et al. 2021) that maximises `criterion` on validation."""
     log_prior = prior.clamp(min=1e-6).log()
     best: tuple[float, Report] | None = None
-    for step in range(21):
-        tau = step * 0.1
+    for step in range(41):
+        tau = step * 0.05
         result = report(labels, (logits - tau * log_prior).argmax(1))
         if best is None or selection_score(result, criterion) > selection_score(best[1], criterion) + 1e-9:
             best = (tau, result)

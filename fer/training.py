@@ -170,6 +170,7 @@ class Trainer:
     def _initial_model(self) -> torch.nn.Module:
         if self.config.init:
             model, _ = load_classifier(self.config.init)
+            model.drop_rate = self.config.drop_rate  # timm's ResNet reads it in forward_head
             return model.train()
         try:
             return new_classifier(pretrained=self.config.pretrained, drop_rate=self.config.drop_rate)

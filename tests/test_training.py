@@ -250,3 +250,8 @@ def test_kill_9_then_resume(dataset: Path, tmp_path: Path) -> None:
     )
     assert f"resumed after epoch {done}" in resumed.stdout, resumed.stdout + resumed.stderr
     assert checkpoint.load(run / LAST)["epochs_done"] == done + 1
+
+
+def test_init_from_a_model_id_takes_the_run_drop_rate(splits, random_model_id: str, tmp_path: Path) -> None:
+    trainer = Trainer(splits, TrainConfig(**{**FAST, "init": random_model_id, "drop_rate": 0.3}), tmp_path)
+    assert trainer.model.drop_rate == 0.3 and trainer.model.training

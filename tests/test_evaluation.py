@@ -1,0 +1,59 @@
+"""Figures and the prior correction that trades accuracy for balance across the 7 emotions."""
+
+from __future__ import annotations
+
+import torch
+
+from fer.evaluation import fit_prior_correction, fold_prior_correction
+from fer.labels import EMOTIONS
+from fer.metrics import report, selection_score
+from fer.model import new_classifier
+
+K = len(EMOTIONS)
+
+
+def test_report_leaves_absent_classes_out_of_the_macros() -> None:
+    targets = torch.tensor([0, 0, 0, 1, 3, 3])
+    predictions = torch.tensor([0, 0, 3, 1, 3, 0])
+    result = report(targets, predictions)
+    assert result.n == 6 and abs(result.accuracy - 4 / 6) < 1e-9
+    assert abs(result.macro_recall - (2 / 3 + 1 + 1 / 2) / 3) < 1e-9  # only angry, disgust, happy occur
+    assert result.confusion[0] == [2, 0, 0, 1, 0, 0, 0]
+    assert abs(selection_score(result, "balanced") - (result.accuracy + result.macro_recall) / 2) < 1e-9
+
+
+def _skewed_logits(prior: torch.Tensor, per_class: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Balanced labels scored by a model that adds log(prior): rare classes lose their close calls."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(K).repeat_interleave(per_class)
+    evidence = 1.5 * torch.nn.functional.one_hot(labels, K) + torch.randn(len(labels), K, generator=generator)
+    return evidence + prior.log(), labels
+
+
+def test_prior_correction_restores_the_rare_classes() -> None:
+    prior = torch.tensor([0.1, 0.005, 0.02, 0.3, 0.12, 0.1, 0.355])
+    logits, labels = _skewed_logits(prior, per_class=400)
+    uncorrected = report(labels, logits.argmax(1))
+    tau, corrected = fit_prior_correction(logits, labels, prior, "macro_recall")
+    assert 0.7 <= tau <= 1.3  # the skew added is exactly log(prior), i.e. tau = 1
+    assert uncorrected.recall["disgust"] < 0.2 < 0.5 < corrected.recall["disgust"]
+    assert corrected.macro_recall > uncorrected.macro_recall + 0.15
+
+
+def test_prior_correction_keeps_tau_zero_when_logits_are_balanced() -> None:
+    prior = torch.tensor([0.1, 0.005, 0.02, 0.3, 0.12, 0.1, 0.355])
+    logits, labels = _skewed_logits(torch.full((K,), 1.0 / K), per_class=400)
+    tau, _ = fit_prior_correction(logits, labels, prior, "balanced")
+    assert tau <= 0.1
+
+
+def test_folded_correction_predicts_like_corrected_logits() -> None:
+    torch.manual_seed(0)
+    model = new_classifier().eval()
+    prior = torch.tensor([0.1, 0.005, 0.02, 0.3, 0.12, 0.1, 0.355])
+    images = torch.randn(4, 1, 75, 75)
+    with torch.no_grad():
+        before = model(images)
+        fold_prior_correction(model, prior, 0.6)
+        after = model(images)
+    assert torch.allclose(after, before - 0.6 * prior.log(), atol=1e-5)
