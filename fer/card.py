@@ -34,11 +34,13 @@ def run_row(figures: dict) -> dict:
     """The run-table row of one release."""
     s = figures["settings"]
     summary = (
-        f"{s['optimizer']} lr {s['lr']}, bs {s['batch_size']}, ls {s['label_smoothing']}, "
+        f"{'from ' + s['init'] if s.get('init') else 'from scratch'}, "
+        f"{s['optimizer']} lr {s['lr']}, bs {s['batch_size']}, ls {s['label_smoothing']}, drop {s['drop_rate']}, "
         f"{'soft labels' if s.get('soft_labels') else 'hard labels'}, balance {s['balance']}, "
-        f"EMA {s['ema_decay'] or 'off'}, select {s['select']}, tau {figures['prior_tau']:.1f}"
+        f"EMA {s['ema_decay'] or 'off'}, select {s['select']}, tau {figures['prior_tau']:.2f}"
     )
     test = figures.get("test") or {}
+    uncorrected = figures.get("test_uncorrected") or {}
     return {
         "run": figures["run"],
         "summary": summary,
@@ -48,6 +50,8 @@ def run_row(figures: dict) -> dict:
         "val_mr": pct(figures["val"]["macro_recall"]),
         "test_acc": pct(test["accuracy"]) if test else "n/a",
         "test_mr": pct(test["macro_recall"]) if test else "n/a",
+        "test_acc_tau0": pct(uncorrected["accuracy"]) if uncorrected else "n/a",
+        "test_mr_tau0": pct(uncorrected["macro_recall"]) if uncorrected else "n/a",
     }
 
 
@@ -111,7 +115,7 @@ def render_card(
         weak=", ".join(weak) + "."
         if weak
         else f"none below {WEAK_RECALL:.0%} recall or {WEAK_PRECISION:.0%} precision.",
-        tau=f"{figures['prior_tau']:.1f}",
+        tau=f"{figures['prior_tau']:.2f}",
         settings=figures["settings"],
         runs=runs,
         audit=audit_summary.replace("\n", "  \n"),

@@ -96,7 +96,7 @@ def _release(run_dir: Path, splits, out: Path, data: Path, audit_file: Path | No
             from fer.metrics import Report
 
             print(f"{name:10s} {Report(**figures[name]).line()}")
-    print(f"prior correction tau {figures['prior_tau']:.1f}; exported to {out}")
+    print(f"prior correction tau {figures['prior_tau']:.2f}; exported to {out}")
 
 
 def export(args: argparse.Namespace) -> int:

@@ -197,6 +197,7 @@ def test_cli_fit_exports_and_push_fails_cleanly(dataset: Path, tmp_path: Path) -
     assert (run / "model" / "model.safetensors").is_file() and (run / "model" / "README.md").is_file()
     card = (run / "model" / "README.md").read_text()
     assert "library_name: timm" in card and "model-index" in card and "pipeline_tag: image-classification" in card
+    assert "| cli_run | from scratch, sgd lr 0.1, bs 16," in card  # the run table has this run
     retry = _train_cli("push", str(run / "model"), "someone/fer-test")
     assert retry.returncode == 1 and "unreachable" in retry.stdout and (run / "model" / "config.json").is_file()
 
