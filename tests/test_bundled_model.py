@@ -30,6 +30,11 @@ def test_bundled_model_calls_the_astronaut_happy(astronaut: np.ndarray) -> None:
     assert faces[0].probabilities["happy"] > 0.5
 
 
+def test_bundled_model_calls_a_tight_crop_of_the_astronaut_happy(astronaut: np.ndarray) -> None:
+    faces = EmotionRecognizer.from_pretrained(DEFAULT_MODEL).predict(np.ascontiguousarray(astronaut[67:169, 186:263]))
+    assert len(faces) == 1 and faces[0].emotion == "happy", faces
+
+
 def test_plain_timm_predicts_what_the_app_predicts(astronaut: np.ndarray) -> None:
     recognizer = EmotionRecognizer.from_pretrained(DEFAULT_MODEL)
     faces = recognizer.detector.detect(astronaut)

@@ -69,6 +69,17 @@ def test_face_cut_by_the_border_keeps_its_original_box(detector: FaceDetector, a
     assert x1 < 5 and y1 < 5 and x2 > 40 and y2 > 60
 
 
+def test_tight_crop_is_found_on_a_padded_retry(detector: FaceDetector, astronaut: np.ndarray) -> None:
+    """A crop that the face fills edge to edge: MTCNN misses it as is, and finds it with a border added."""
+    tight = np.ascontiguousarray(astronaut[67:169, 186:263])
+    assert FaceDetector(DetectorOptions(pad_retry=0.0)).detect(tight) == []
+    faces = detector.detect(tight)
+    assert len(faces) == 1 and faces[0].score > 0.9
+    x1, y1, x2, y2 = faces[0].box  # in the crop's own pixels: the box covers the crop
+    assert x1 < 5 and y1 < 5 and x2 > 70 and y2 > 95
+    assert all(-30 < x < 107 and -30 < y < 132 for x, y in faces[0].landmarks)
+
+
 def test_downscaled_detection_maps_boxes_back(astronaut: np.ndarray) -> None:
     big = np.asarray(Image.fromarray(astronaut).resize((1024, 1024), Image.BILINEAR))
     downscaled = FaceDetector(DetectorOptions(min_face_size=40, max_side=512))
