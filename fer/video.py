@@ -38,7 +38,7 @@ CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi"}
 ACCEPTED = "an mp4, webm or mov video"
 # Clip faces are often smaller than webcam faces: from 32 px, found on a copy up to 1280 px (1080p and 4K frames).
 # Detecting on one processed frame in 3 (the frames between re-classify the last boxes) keeps 640x360 near real time.
-VIDEO_OPTIONS = DetectorOptions(min_face_size=32, max_side=1280)
+VIDEO_OPTIONS = DetectorOptions(min_face_size=32, max_side=1280, pad_retry=0.0)  # frames: one look each
 VIDEO_DETECT_EVERY = 3
 # Output: H.264 in yuv420p with the index up front plays in every browser
 CODEC, PIX_FMT = "libx264", "yuv420p"
