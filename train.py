@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--out", type=Path, default=Path("audit.json"))
     audit.add_argument("--max-distance", type=int, default=4, help="max pHash Hamming distance of a near copy")
 
+    average = commands.add_parser("average", help="a run folder holding the mean of runs' best weights, to export")
+    average.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    average.add_argument("--out", type=Path, required=True, help="new run folder for `train.py export`")
+
     push = commands.add_parser("push", help="push an exported folder to the Hub (retry after a failed push)")
     push.add_argument("folder", type=Path)
     push.add_argument("repo_id", metavar="ORG/NAME")

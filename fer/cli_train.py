@@ -170,8 +170,24 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def average(args: argparse.Namespace) -> int:
+    from fer.average import average_runs
+
+    out = average_runs(args.run_dirs, args.out)
+    print(f"averaged {len(args.run_dirs)} runs into {out}; export it with train.py export --run-dir {out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    commands = {"fit": fit, "export": export, "evaluate": evaluate, "audit": run_audit, "push": push, "bench": bench}
+    commands = {
+        "fit": fit,
+        "export": export,
+        "evaluate": evaluate,
+        "audit": run_audit,
+        "push": push,
+        "bench": bench,
+        "average": average,
+    }
     try:
         return commands[args.command](args)
     except (ModelError, ValueError, FileNotFoundError) as err:

@@ -256,3 +256,18 @@ def test_kill_9_then_resume(dataset: Path, tmp_path: Path) -> None:
 def test_init_from_a_model_id_takes_the_run_drop_rate(splits, random_model_id: str, tmp_path: Path) -> None:
     trainer = Trainer(splits, TrainConfig(**{**FAST, "init": random_model_id, "drop_rate": 0.3}), tmp_path)
     assert trainer.model.drop_rate == 0.3 and trainer.model.training
+
+
+def test_average_of_two_runs_exports(splits, trained_run, tmp_path: Path) -> None:
+    first, _ = trained_run
+    second = tmp_path / "second"
+    Trainer(splits, TrainConfig(**{**FAST, "epochs": 1, "seed": 1}), second).fit()
+    averaged = _train_cli("average", str(first), str(second), "--out", str(tmp_path / "avg"))
+    assert averaged.returncode == 0, averaged.stdout + averaged.stderr
+    weights = [checkpoint.load(d / "best.ckpt")["model"]["fc.weight"] for d in (first, second, tmp_path / "avg")]
+    assert torch.allclose(weights[2], (weights[0] + weights[1]) / 2)
+    figures = export_run(tmp_path / "avg", splits, tmp_path / "export", None)
+    assert figures.settings["init"] == f"the weight average of {first.name}, second"
+    assert (tmp_path / "export" / "model.safetensors").is_file()
+    alone = _train_cli("average", str(first), "--out", str(tmp_path / "avg1"))
+    assert alone.returncode == 2 and "at least two" in alone.stdout
