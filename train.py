@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--out", type=Path, default=Path("models/fer-resnet18"))
     export.add_argument("--audit", type=Path, default=None, help="saved audit JSON (else the audit runs)")
     export.add_argument("--margin", type=float, default=None, help="face crop margin stored for serving")
+    export.add_argument("--tau", type=float, default=None, help="prior correction (default: chosen on val; 0: none)")
 
     evaluate = commands.add_parser("evaluate", help="accuracy, macro recall/F1, per class, confusion, clean test")
     evaluate.add_argument("--model", default=None, help="hf-hub:org/name or local-dir:PATH (default: bundled)")

@@ -63,18 +63,20 @@ def fit(args: argparse.Namespace) -> int:
     if trainer.rank != 0:  # under torchrun only rank 0 evaluates, exports and pushes
         return 0
     out = args.export or args.run_dir / "model"
-    _release(args.run_dir, splits, out, args.data, args.audit, None)
+    _release(args.run_dir, splits, out, args.data, args.audit, None, None)
     if args.push_to_hub:
         return _push(out, args.push_to_hub)
     return 0
 
 
-def _release(run_dir: Path, splits, out: Path, data: Path, audit_file: Path | None, margin: float | None) -> None:
+def _release(
+    run_dir: Path, splits, out: Path, data: Path, audit_file: Path | None, margin: float | None, tau: float | None
+) -> None:
     from fer.card import render_card, run_row, runs_rows
     from fer.release import export_run
 
     audit_result = _audit_for(data, audit_file) if splits.test is not None else None
-    figures = export_run(run_dir, splits, out, audit_result, margin).to_dict()
+    figures = export_run(run_dir, splits, out, audit_result, margin, tau).to_dict()
     row = run_row(figures)
     runs_log = Path(run_dir).parent / RUNS_LOG
     rows = [r for r in runs_rows(runs_log) if r["run"] != row["run"]] + [row]
@@ -104,7 +106,7 @@ def export(args: argparse.Namespace) -> int:
     config = TrainConfig(**last["config"])
     args.val_fraction = getattr(args, "val_fraction", 0.1)
     splits = _splits(args, config)
-    _release(args.run_dir, splits, args.out, args.data, args.audit, args.margin)
+    _release(args.run_dir, splits, args.out, args.data, args.audit, args.margin, args.tau)
     return 0
 
 

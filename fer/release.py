@@ -56,8 +56,9 @@ def export_run(
     out_dir: Path,
     audit_result: AuditResult | None,
     margin: float | None = None,
+    tau: float | None = None,
 ) -> ReleaseFigures:
-    """Best weights + prior correction chosen on val -> save_for_hf folder with metrics and confusion PNG."""
+    """Best weights + prior correction (chosen on val unless `tau` is given) -> save_for_hf folder, metrics, PNG."""
     run_dir = Path(run_dir)
     best = checkpoint.load(run_dir / "best.ckpt")
     last = checkpoint.load(run_dir / "last.ckpt")
@@ -74,7 +75,10 @@ def export_run(
     uncorrected = None
     if splits.test is not None:
         uncorrected = report(splits.test.labels, predict_logits(model, splits.test.crops, spec).argmax(1))
-    tau, val_report = fit_prior_correction(val_logits, splits.val.labels, prior, config.get("select", "balanced"))
+    if tau is None:
+        tau, val_report = fit_prior_correction(val_logits, splits.val.labels, prior)
+    else:
+        val_report = report(splits.val.labels, (val_logits - tau * prior.clamp(min=1e-6).log()).argmax(1))
     fold_prior_correction(model, prior, tau)
     test_report = clean_report = None
     removed = 0

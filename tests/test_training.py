@@ -271,3 +271,12 @@ def test_average_of_two_runs_exports(splits, trained_run, tmp_path: Path) -> Non
     assert (tmp_path / "export" / "model.safetensors").is_file()
     alone = _train_cli("average", str(first), "--out", str(tmp_path / "avg1"))
     assert alone.returncode == 2 and "at least two" in alone.stdout
+
+
+def test_export_with_tau_zero_keeps_the_best_weights(trained_run, splits, tmp_path: Path) -> None:
+    run_dir, _ = trained_run
+    figures = export_run(run_dir, splits, tmp_path / "raw", None, tau=0.0)
+    assert figures.prior_tau == 0.0 and figures.test == figures.test_uncorrected
+    model, _ = load_classifier(f"local-dir:{tmp_path / 'raw'}")
+    best = checkpoint.load(run_dir / "best.ckpt")["model"]
+    assert torch.equal(model.state_dict()["fc.bias"], best["fc.bias"])
