@@ -1,4 +1,4 @@
-"""Render the model card (model_card.md, a Jinja template) with the figures of a release."""
+"""Render the model card (fer/model_card_template.md, Jinja) with the figures of a release."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from fer.labels import EMOTIONS
 from fer.metrics import Report
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "model_card.md"
+TEMPLATE = Path(__file__).resolve().parent / "model_card_template.md"
+REPO_CARD = Path(__file__).resolve().parent.parent / "model_card.md"  # the bundled model's card, at the top
 WEAK_RECALL = 0.75  # below this recall, or WEAK_PRECISION precision, a class is named weak in the card
 WEAK_PRECISION = 0.5
 

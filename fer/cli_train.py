@@ -16,7 +16,7 @@ from fer.evaluation import plot_confusion, predict_logits
 from fer.hub import PushError, push_folder
 from fer.labels import EMOTIONS
 from fer.metrics import report
-from fer.model import IMAGE_SIZE, ModelError, load_classifier
+from fer.model import DEFAULT_MODEL_DIR, IMAGE_SIZE, ModelError, load_classifier
 from fer.training import TrainConfig, Trainer, benchmark
 
 RUNS_LOG = "runs.jsonl"  # one row per exported run, next to the run folders; rendered into the model card
@@ -72,7 +72,7 @@ def fit(args: argparse.Namespace) -> int:
 def _release(
     run_dir: Path, splits, out: Path, data: Path, audit_file: Path | None, margin: float | None, tau: float | None
 ) -> None:
-    from fer.card import render_card, run_row, runs_rows
+    from fer.card import REPO_CARD, render_card, run_row, runs_rows
     from fer.release import export_run
 
     audit_result = _audit_for(data, audit_file) if splits.test is not None else None
@@ -93,6 +93,8 @@ def _release(
         audit_result.summary() if audit_result else "No test split, no audit.",
     )
     (out / "README.md").write_text(card)
+    if out.resolve() == DEFAULT_MODEL_DIR.resolve():
+        REPO_CARD.write_text(card)
     for name in ("val", "test", "clean_test"):
         if figures.get(name):
             from fer.metrics import Report

@@ -43,3 +43,9 @@ def test_plain_timm_predicts_what_the_app_predicts(astronaut: np.ndarray) -> Non
     with torch.inference_mode():
         plain_probabilities = plain(faces_batch(astronaut, [f.box for f in faces], recognizer.info.spec)).softmax(1)
     assert torch.allclose(app_probabilities, plain_probabilities, atol=1e-5)
+
+
+def test_model_card_at_the_top_is_the_bundled_model_card() -> None:
+    card = (DEFAULT_MODEL_DIR.parent.parent / "model_card.md").read_text()
+    assert card == (DEFAULT_MODEL_DIR / "README.md").read_text()
+    assert "{{" not in card and "| accuracy | **" in card
