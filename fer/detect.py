@@ -68,28 +68,32 @@ class FaceDetector:
         faces = self._detect(image)
         if faces or not self.options.pad_retry:
             return faces
-        pad = max(1, round(min(image.shape[:2]) * self.options.pad_retry))
-        padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), constant_values=PAD_GRAY)
+        # the retry pads the downscaled copy, so a large image costs no more memory than the first look
+        height, width = image.shape[:2]
+        pad = max(1, round(min(height, width) * self.options.pad_retry))
+        scale = self.scale_for(width + 2 * pad, height + 2 * pad)
+        small_pad = max(1, round(pad * scale))
+        padded = np.pad(
+            downscaled(image, scale), ((small_pad,) * 2, (small_pad,) * 2, (0, 0)), constant_values=PAD_GRAY
+        )
         return [
             Face(
-                tuple(v - pad for v in face.box),  # may reach past the border: face_crop edge-pads
+                tuple(v / scale - pad for v in face.box),  # may reach past the border: face_crop edge-pads
                 face.score,
-                [(x - pad, y - pad) for x, y in face.landmarks or []],
+                [(x / scale - pad, y / scale - pad) for x, y in face.landmarks or []],
             )
-            for face in self._detect(padded)
+            for face in self._detect(padded, min_face_scale=scale)
         ]
 
     @torch.inference_mode()
-    def _detect(self, image: np.ndarray) -> list[Face]:
+    def _detect(self, image: np.ndarray, min_face_scale: float = 1.0) -> list[Face]:
+        """One MTCNN pass; `min_face_scale` says how much `image` was already shrunk from the original."""
         height, width = image.shape[:2]
         scale = self.scale_for(width, height)
-        small = image
-        if scale < 1.0:
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            small = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR, reducing_gap=2.0))
+        small = downscaled(image, scale)
         # MTCNN's smallest face is set in pixels of the image it sees; the lock keeps threads from racing on it
         with self._lock:
-            self.mtcnn.min_face_size = max(12, int(self.options.min_face_size * scale))
+            self.mtcnn.min_face_size = max(12, int(self.options.min_face_size * scale * min_face_scale))
             boxes, scores, points = self.mtcnn.detect(np.ascontiguousarray(small), landmarks=True)
         if boxes is None:
             return []
@@ -107,3 +111,12 @@ class FaceDetector:
             faces.append(Face((x1, y1, x2, y2), float(score), [(float(x), float(y)) for x, y in marks]))
         faces.sort(key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
         return faces
+
+
+def downscaled(image: np.ndarray, scale: float) -> np.ndarray:
+    """`image` resized by `scale` (< 1), or itself."""
+    if scale >= 1.0:
+        return image
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR, reducing_gap=2.0))

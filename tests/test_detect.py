@@ -78,6 +78,10 @@ def test_tight_crop_is_found_on_a_padded_retry(detector: FaceDetector, astronaut
     x1, y1, x2, y2 = faces[0].box  # in the crop's own pixels: the box covers the crop
     assert x1 < 5 and y1 < 5 and x2 > 70 and y2 > 95
     assert all(-30 < x < 107 and -30 < y < 132 for x, y in faces[0].landmarks)
+    # with a small max_side the padded retry runs on a downscaled copy; its boxes map back the same
+    shrunk = FaceDetector(DetectorOptions(max_side=128)).detect(tight)
+    assert len(shrunk) == 1
+    np.testing.assert_allclose(shrunk[0].box, faces[0].box, atol=BOX_TOLERANCE_PX)
 
 
 def test_downscaled_detection_maps_boxes_back(astronaut: np.ndarray) -> None:
