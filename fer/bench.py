@@ -145,8 +145,10 @@ def measure(step: Callable[[np.ndarray], int], frame: np.ndarray, frames: int, w
     return latencies, time.process_time() - cpu_start, faces
 
 
-def run(recognizer: EmotionRecognizer, frames: int, warmup: int, detect_every: int, media: Path) -> list[list[str]]:
-    one, six, _ = bench_frames(media)
+def run(
+    recognizer: EmotionRecognizer, one: np.ndarray, six: np.ndarray, frames: int, warmup: int, detect_every: int
+) -> list[list[str]]:
+    """Timing rows of the baseline and the fast path on the 1-face and the 6-face frame."""
     baseline = Baseline(recognizer)
     rows = []
     for scenario, frame in (("1 face", one), ("6 faces", six)):
@@ -206,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelError as err:
         print(f"fer.bench: {err} (or pass --model {RANDOM_MODEL} to time an untrained model)", file=sys.stderr)
         return 2
-    _, _, source = bench_frames(args.media)
+    one, six, source = bench_frames(args.media)
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"model {recognizer.model_id}; frames {FRAME_SIZE[0]}x{FRAME_SIZE[1]} from {source}")
     print(
@@ -224,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "vs baseline (median / mean)",
         "faces",
     ]
-    print(table(headers, run(recognizer, args.frames, args.warmup, args.detect_every, args.media)))
+    print(table(headers, run(recognizer, one, six, args.frames, args.warmup, args.detect_every)))
     print("\nFaces found in the multi-face photos at 640x480:\n")
     print(table(["photo", "baseline", "fast path"], detection_rows(recognizer, args.media)))
     return 0

@@ -15,7 +15,7 @@ from fer.data import load_dataset, load_split
 from fer.evaluation import plot_confusion, predict_logits
 from fer.hub import PushError, push_folder
 from fer.labels import EMOTIONS
-from fer.metrics import report
+from fer.metrics import Report, report
 from fer.model import DEFAULT_MODEL_DIR, IMAGE_SIZE, ModelError, load_classifier
 from fer.training import TrainConfig, Trainer, benchmark
 
@@ -97,8 +97,6 @@ def _release(
         REPO_CARD.write_text(card)
     for name in ("val", "test", "clean_test"):
         if figures.get(name):
-            from fer.metrics import Report
-
             print(f"{name:10s} {Report(**figures[name]).line()}")
     print(f"prior correction tau {figures['prior_tau']:.2f}; exported to {out}")
 
@@ -123,12 +121,11 @@ def evaluate(args: argparse.Namespace) -> int:
     print(result.table())
     figures = {args.split: result.to_dict()}
     if args.split == "test":
-        from fer.release import clean_subset
+        from fer.release import clean_indices
 
-        clean, removed = clean_subset(split, _audit_for(args.data, args.audit))
-        clean_paths = set(clean.paths)
-        keep = [i for i, p in enumerate(split.paths) if p in clean_paths]
-        clean_result = report(clean.labels, predictions[keep])
+        keep = clean_indices(split, _audit_for(args.data, args.audit))
+        removed = len(split) - len(keep)
+        clean_result = report(split.labels[keep], predictions[keep])
         print(f"clean test (without {removed} images copied or near-copied in train): {clean_result.line()}")
         figures["clean_test"] = clean_result.to_dict()
     if args.out:

@@ -36,14 +36,18 @@ def evaluate_crops(
     return report(faces.labels, predict_logits(model, faces.crops, spec, device).argmax(1))
 
 
+def corrected_logits(logits: torch.Tensor, prior: torch.Tensor, tau: float) -> torch.Tensor:
+    """logits - tau * log prior: favours the rare classes as tau grows (tau = 1 balances a calibrated model)."""
+    return logits - tau * prior.clamp(min=1e-6).log().to(logits)
+
+
 def fit_prior_correction(
     logits: torch.Tensor, labels: torch.Tensor, prior: torch.Tensor, max_accuracy_drop: float = MAX_ACCURACY_DROP
 ) -> tuple[float, Report]:
     """Pick tau (logits - tau * log prior, Menon et al. 2021) on validation: the most macro recall among the
     taus whose accuracy stays within `max_accuracy_drop` of the uncorrected accuracy (ties: more accuracy)."""
-    log_prior = prior.clamp(min=1e-6).log()
     taus = [round(step * 0.05, 2) for step in range(41)]
-    results = [(tau, report(labels, (logits - tau * log_prior).argmax(1))) for tau in taus]
+    results = [(tau, report(labels, corrected_logits(logits, prior, tau).argmax(1))) for tau in taus]
     floor = results[0][1].accuracy - max_accuracy_drop - 1e-9
     return max(
         (item for item in results if item[1].accuracy >= floor), key=lambda i: (i[1].macro_recall, i[1].accuracy)
@@ -54,7 +58,7 @@ def fold_prior_correction(model: torch.nn.Module, prior: torch.Tensor, tau: floa
     """Bake the correction into the classifier bias, so plain timm loading predicts the same."""
     with torch.no_grad():
         head = model.get_classifier()
-        head.bias -= tau * prior.clamp(min=1e-6).log().to(head.bias)
+        head.bias.copy_(corrected_logits(head.bias, prior, tau))
 
 
 def plot_confusion(result: Report, path: Path, title: str) -> Path:

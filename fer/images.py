@@ -30,6 +30,17 @@ def _describe(source: ImageInput) -> str:
     return "The image"
 
 
+def check_file(path: Path, name: str, max_bytes: int, error: type[ValueError], empty_hint: str = "") -> None:
+    """Raise `error` unless `path` is a non-empty file of at most `max_bytes` (`name` as shown in messages)."""
+    if not path.is_file():
+        raise error(f"{name} does not exist or is not a file.")
+    size = path.stat().st_size
+    if size == 0:
+        raise error(f"{name} is empty (0 bytes){empty_hint}.")
+    if size > max_bytes:
+        raise error(f"{name} is {size / 2**20:.0f} MB; the limit is {max_bytes // 2**20} MB.")
+
+
 def open_image(source: ImageInput) -> Image.Image:
     """Open (lazily) a path, bytes or PIL image, checking size limits before pixels are decoded."""
     if isinstance(source, Image.Image):
@@ -37,13 +48,7 @@ def open_image(source: ImageInput) -> Image.Image:
     name = _describe(source)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.is_file():
-            raise ImageError(f"{name} does not exist or is not a file.")
-        size = path.stat().st_size
-        if size == 0:
-            raise ImageError(f"{name} is empty (0 bytes).")
-        if size > MAX_FILE_BYTES:
-            raise ImageError(f"{name} is {size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB.")
+        check_file(path, name, MAX_FILE_BYTES, ImageError)
         fp: object = str(path)
     else:
         if len(source) == 0:

@@ -11,7 +11,13 @@ import torch
 from fer import checkpoint
 from fer.audit import AuditResult
 from fer.data import DatasetSplits, FaceSet
-from fer.evaluation import fit_prior_correction, fold_prior_correction, plot_confusion, predict_logits
+from fer.evaluation import (
+    corrected_logits,
+    fit_prior_correction,
+    fold_prior_correction,
+    plot_confusion,
+    predict_logits,
+)
 from fer.metrics import Report, report
 from fer.model import new_classifier, save_classifier
 from fer.preprocess import InputSpec
@@ -43,11 +49,10 @@ class ReleaseFigures:
         return data
 
 
-def clean_subset(test: FaceSet, audit_result: AuditResult) -> tuple[FaceSet, int]:
-    """The test images without an exact or near copy in train."""
+def clean_indices(test: FaceSet, audit_result: AuditResult) -> list[int]:
+    """Indices of the test images without an exact or near copy in train."""
     leaked = audit_result.leaked("test", "train")
-    keep = [i for i, path in enumerate(test.paths) if str(Path(path).resolve()) not in leaked]
-    return test.subset(keep), len(test) - len(keep)
+    return [i for i, path in enumerate(test.paths) if str(Path(path).resolve()) not in leaked]
 
 
 def export_run(
@@ -72,21 +77,22 @@ def export_run(
     prior = torch.tensor(splits.train.class_counts(), dtype=torch.float32)
     prior /= prior.sum()
     val_logits = predict_logits(model, splits.val.crops, spec)
-    uncorrected = None
-    if splits.test is not None:
-        uncorrected = report(splits.test.labels, predict_logits(model, splits.test.crops, spec).argmax(1))
     if tau is None:
         tau, val_report = fit_prior_correction(val_logits, splits.val.labels, prior)
     else:
-        val_report = report(splits.val.labels, (val_logits - tau * prior.clamp(min=1e-6).log()).argmax(1))
-    fold_prior_correction(model, prior, tau)
-    test_report = clean_report = None
+        val_report = report(splits.val.labels, corrected_logits(val_logits, prior, tau).argmax(1))
+    test_report = clean_report = uncorrected = None
     removed = 0
-    if splits.test is not None:
-        test_report = report(splits.test.labels, predict_logits(model, splits.test.crops, spec).argmax(1))
+    if splits.test is not None:  # the folded bias below gives exactly these corrected logits
+        test_logits = predict_logits(model, splits.test.crops, spec)
+        uncorrected = report(splits.test.labels, test_logits.argmax(1))
+        predictions = corrected_logits(test_logits, prior, tau).argmax(1)
+        test_report = report(splits.test.labels, predictions)
         if audit_result is not None:
-            clean, removed = clean_subset(splits.test, audit_result)
-            clean_report = report(clean.labels, predict_logits(model, clean.crops, spec).argmax(1))
+            keep = clean_indices(splits.test, audit_result)
+            clean_report = report(splits.test.labels[keep], predictions[keep])
+            removed = len(splits.test) - len(keep)
+    fold_prior_correction(model, prior, tau)
     figures = ReleaseFigures(
         run=run_dir.name,
         best_epoch=best["epoch"],

@@ -21,7 +21,7 @@ import numpy as np
 
 from fer.detect import DetectorOptions, FaceDetector
 from fer.draw import COLORS
-from fer.images import MIN_SIDE
+from fer.images import MIN_SIDE, check_file
 from fer.labels import EMOTIONS
 from fer.model import ModelError, default_model_id
 from fer.recognizer import EmotionRecognizer
@@ -226,13 +226,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     """Open a clip and check it against the limits, without decoding it; raise VideoError saying why not."""
     path = Path(path)
     name = path.name
-    if not path.is_file():
-        raise VideoError(f"'{name}' does not exist or is not a file.")
-    size = path.stat().st_size
-    if size == 0:
-        raise VideoError(f"'{name}' is empty (0 bytes); use {ACCEPTED}.")
-    if size > MAX_FILE_BYTES:
-        raise VideoError(f"'{name}' is {size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB.")
+    check_file(path, f"'{name}'", MAX_FILE_BYTES, VideoError, empty_hint=f"; use {ACCEPTED}")
     try:
         with av.open(str(path)) as container:
             info = _info(container, name)
