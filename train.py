@@ -12,11 +12,26 @@ import torch
 from fer.training import TrainConfig
 
 
+def add_mix_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mix",
+        nargs="+",
+        default=None,
+        metavar="NAME[:FRAMING]=WEIGHT",
+        help="cached sets instead of --data, e.g. ferplus:native=0.35 rafdb:both=0.2 (see train.py prepare); "
+        "WEIGHT is the set's share of each epoch, FRAMING detector (default), native or both",
+    )
+    parser.add_argument("--cache-dir", type=Path, default=Path("cache"), help="crop caches of --mix, one per set")
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"), help="dataset folders of --mix")
+    parser.add_argument("--leaks", type=Path, default=None, help="train.py leaks JSON: sources kept out of --mix")
+
+
 def add_fit_options(parser: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
     parser.add_argument(
-        "--data", type=Path, required=True, help="folder with train/ [val/] [test/], one folder per class"
+        "--data", type=Path, default=None, help="folder with train/ [val/] [test/], one folder per class"
     )
+    add_mix_options(parser)
     parser.add_argument("--run-dir", type=Path, default=Path("runs/ferplus"), help="checkpoints and reports")
     parser.add_argument("--resume", action="store_true", help="continue run-dir/last.ckpt")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -26,6 +41,8 @@ def add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audit", type=Path, default=None, help="saved audit JSON for the clean-test figures")
     parser.add_argument("--push-to-hub", default=None, metavar="ORG/NAME", help="push the export to the Hub")
     for f in fields(TrainConfig):
+        if f.name == "mix":  # added by add_mix_options
+            continue
         flag = "--" + f.name.replace("_", "-")
         if f.type == "bool" or isinstance(f.default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
@@ -44,15 +61,24 @@ def main(argv: list[str] | None = None) -> int:
 
     export = commands.add_parser("export", help="a run's best weights -> timm save_for_hf folder + model card")
     export.add_argument("--run-dir", type=Path, required=True)
-    export.add_argument("--data", type=Path, required=True, help="the dataset the run was trained on")
+    export.add_argument("--data", type=Path, default=None, help="the dataset the run was trained on (or --mix)")
+    add_mix_options(export)
+    export.add_argument("--soft-labels", type=Path, default=None, help="the votes CSV the run was trained with")
     export.add_argument("--out", type=Path, default=Path("models/fer-resnet18"))
     export.add_argument("--audit", type=Path, default=None, help="saved audit JSON (else the audit runs)")
     export.add_argument("--margin", type=float, default=None, help="face crop margin stored for serving")
     export.add_argument("--tau", type=float, default=None, help="prior correction (default: chosen on val; 0: none)")
+    export.add_argument(
+        "--temperature", type=float, default=None, help="calibration temperature (default: fitted on val; 1: none)"
+    )
 
     evaluate = commands.add_parser("evaluate", help="accuracy, macro recall/F1, per class, confusion, clean test")
     evaluate.add_argument("--model", default=None, help="hf-hub:org/name or local-dir:PATH (default: bundled)")
-    evaluate.add_argument("--data", type=Path, required=True)
+    evaluate.add_argument(
+        "--data", type=Path, default=None, help="one dataset's --split (default: every test set under --data-dir)"
+    )
+    evaluate.add_argument("--data-dir", type=Path, default=Path("../shared/data"), help="folder of the test sets")
+    evaluate.add_argument("--leaks", type=Path, default=None, help="train.py leaks JSON, for clean-test figures")
     evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
     evaluate.add_argument("--audit", type=Path, default=None, help="saved audit JSON (else the audit runs)")
     evaluate.add_argument("--out", type=Path, default=None, help="folder for metrics.json + confusion_matrix.png")
@@ -65,6 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     average = commands.add_parser("average", help="a run folder holding the mean of runs' best weights, to export")
     average.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
     average.add_argument("--out", type=Path, required=True, help="new run folder for `train.py export`")
+
+    prepare = commands.add_parser("prepare", help="detect and crop a dataset once, as serving does, into a cache")
+    prepare.add_argument("--data", type=Path, required=True, help="folder with train/ [val/] [test/]")
+    prepare.add_argument("--out", type=Path, required=True, help="cache folder: <split>.npz + manifest.csv")
+    prepare.add_argument("--workers", type=int, default=None, help="detector processes (default: one per core)")
+
+    leaks = commands.add_parser("leaks", help="training images of any cached set that copy a test image of any set")
+    leaks.add_argument("names", nargs="+", metavar="NAME", help="cached sets (folders of --cache-dir)")
+    leaks.add_argument("--cache-dir", type=Path, default=Path("cache"))
+    leaks.add_argument("--out", type=Path, default=Path("runs/leaks.json"))
 
     push = commands.add_parser("push", help="push an exported folder to the Hub (retry after a failed push)")
     push.add_argument("folder", type=Path)

@@ -89,19 +89,23 @@ class AuditResult:
         return cls(groups, data["unreadable"], data["images"])
 
 
+def phash(gray: np.ndarray) -> int:
+    """64-bit perceptual hash of a grayscale uint8 image: signs of its 8x8 lowest DCT frequencies."""
+    small = np.asarray(Image.fromarray(gray).resize((HASH_SIDE, HASH_SIDE), Image.BILINEAR), dtype=np.float32)
+    low = dctn(small, norm="ortho")[:8, :8].flatten()
+    bits = low[1:] > np.median(low[1:])  # skip the DC term
+    return int(np.packbits(np.concatenate([[False], bits])).view(">u8")[0])
+
+
 def _hashes(path: Path) -> tuple[str, int] | None:
     """(md5 of the decoded grayscale pixels, 64-bit pHash), or None if the file cannot be decoded."""
     try:
         with Image.open(path) as image:
-            gray = image.convert("L")
-            pixels = np.asarray(gray)
-            small = np.asarray(gray.resize((HASH_SIDE, HASH_SIDE), Image.BILINEAR), dtype=np.float32)
+            pixels = np.asarray(image.convert("L"))
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
     exact = hashlib.md5(pixels.tobytes() + str(pixels.shape).encode()).hexdigest()
-    low = dctn(small, norm="ortho")[:8, :8].flatten()
-    bits = low[1:] > np.median(low[1:])  # skip the DC term
-    return exact, int(np.packbits(np.concatenate([[False], bits])).view(">u8")[0])
+    return exact, phash(pixels)
 
 
 def _near_pairs(hashes: np.ndarray, max_distance: int) -> list[tuple[int, int]]:

@@ -14,6 +14,14 @@ TEMPLATE = Path(__file__).resolve().parent / "model_card_template.md"
 REPO_CARD = Path(__file__).resolve().parent.parent / "model_card.md"  # the bundled model's card, at the top
 WEAK_RECALL = 0.75  # below this recall, or WEAK_PRECISION precision, a class is named weak in the card
 WEAK_PRECISION = 0.5
+# where each training set comes from and on what terms (named in the card of a model trained on it)
+DATA_TERMS = {
+    "ferplus": "FER+ (FER2013 faces, Microsoft's FER+ crowd labels; labels MIT, FER2013 pixels research use)",
+    "rafdb": "RAF-DB basic (Li, Deng, Du, CVPR 2017): non-commercial research use only, no redistribution",
+    "affectnet": "an AffectNet subset (Mollahosseini et al. 2017), with FFHQ faces: non-commercial research use",
+    "twposed": "Taiwanese facial expression database, performers 01-15 only (academic, on request): research use",
+    "lfwexpr": "muxspace/facial_expressions web portraits (repository Apache-2.0; photos scraped): research use",
+}
 
 
 def pct(value: float) -> str:
@@ -42,7 +50,11 @@ def run_row(figures: dict) -> dict:
     )
     test = figures.get("test") or {}
     uncorrected = figures.get("test_uncorrected") or {}
+    sets = ", ".join(
+        f"{item['name']} {item['how']} {pct(item['report']['accuracy'])}" for item in figures.get("sets") or []
+    )
     return {
+        "sets": sets or "n/a",
         "run": figures["run"],
         "summary": summary,
         "epochs": figures["epochs"],
@@ -56,12 +68,25 @@ def run_row(figures: dict) -> dict:
     }
 
 
+def settings_mix(settings: dict) -> list[dict]:
+    """The training sets of a run (its --mix, else its one dataset) with their terms."""
+    mix = settings.get("mix") or []
+    return [
+        {"entry": entry, "terms": DATA_TERMS.get(entry.split(":")[0].split("=")[0], "see the dataset's README")}
+        for entry in mix
+    ]
+
+
 def render_card(
     figures: dict, model_id: str, margin: float, mean: float, std: float, runs: list[dict], audit_summary: str
 ) -> str:
     """The model card text, with Hub metadata (library timm, image-classification, datasets, model-index)."""
+    from fer.suite import SetFigures
+
     test, val, clean = _report(figures.get("test")), _report(figures["val"]), _report(figures.get("clean_test"))
-    shown = test or val
+    sets = [SetFigures.from_dict(item) for item in figures.get("sets") or []]
+    ferplus = next((f for f in sets if f.name == "ferplus"), None)
+    shown = test or (ferplus.report if ferplus else val)
     eval_results = [
         EvalResult(
             task_type="image-classification",
@@ -119,6 +144,10 @@ def render_card(
         tau=f"{figures['prior_tau']:.2f}",
         settings=figures["settings"],
         runs=runs,
+        sets=sets,
+        mix=settings_mix(figures["settings"]),
+        temperature=f"{figures.get('temperature', 1.0):.3f}",
+        val_ece=figures.get("val_ece"),
         audit=audit_summary.replace("\n", "  \n"),
         uncorrected=uncorrected,
         uncorrected_weakest=uncorrected_weakest,

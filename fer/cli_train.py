@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
@@ -17,6 +17,7 @@ from fer.hub import PushError, push_folder
 from fer.labels import EMOTIONS
 from fer.metrics import Report, report
 from fer.model import DEFAULT_MODEL_DIR, IMAGE_SIZE, ModelError, load_classifier
+from fer.suite import SetFigures
 from fer.training import TrainConfig, Trainer, benchmark
 
 RUNS_LOG = "runs.jsonl"  # one row per exported run, next to the run folders; rendered into the model card
@@ -30,6 +31,20 @@ def _audit_for(data: Path, audit_file: Path | None) -> AuditResult:
 
 
 def _splits(args: argparse.Namespace, config: TrainConfig):
+    if getattr(args, "mix", None):
+        from fer.leaks import CrossSetLeaks
+        from fer.mix import MixEntry, load_mix
+
+        excluded = CrossSetLeaks.load(args.leaks).excluded if args.leaks else None
+        entries = [MixEntry.parse(text) for text in args.mix]
+        soft = Path(config.soft_labels) if config.soft_labels else None
+        splits = load_mix(entries, args.cache_dir, args.data_dir, excluded, soft, args.val_fraction, config.seed)
+        print(f"train: {splits.train.summary()}")
+        for name, faces in splits.val_sets.items():
+            print(f"val {name}: {faces.summary()}")
+        return splits
+    if args.data is None:
+        raise ValueError("Pass --data FOLDER or --mix NAME=WEIGHT ...")
     splits = load_dataset(
         args.data, IMAGE_SIZE, Path(config.soft_labels) if config.soft_labels else None, args.val_fraction, config.seed
     )
@@ -62,6 +77,9 @@ def fit(args: argparse.Namespace) -> int:
         return 130
     if trainer.rank != 0:  # under torchrun only rank 0 evaluates, exports and pushes
         return 0
+    if args.mix:
+        print(f"done; export with: train.py export --run-dir {args.run_dir} --mix ... (the same sets)")
+        return 0
     out = args.export or args.run_dir / "model"
     _release(args.run_dir, splits, out, args.data, args.audit, None, None)
     if args.push_to_hub:
@@ -70,13 +88,28 @@ def fit(args: argparse.Namespace) -> int:
 
 
 def _release(
-    run_dir: Path, splits, out: Path, data: Path, audit_file: Path | None, margin: float | None, tau: float | None
+    run_dir: Path,
+    splits,
+    out: Path,
+    data: Path,
+    audit_file: Path | None,
+    margin: float | None,
+    tau: float | None,
+    temperature: float | None = None,
+    args: argparse.Namespace | None = None,
+    config: TrainConfig | None = None,
 ) -> None:
     from fer.card import REPO_CARD, render_card, run_row, runs_rows
     from fer.release import export_run
 
     audit_result = _audit_for(data, audit_file) if splits.test is not None else None
-    figures = export_run(run_dir, splits, out, audit_result, margin, tau).to_dict()
+    mix = bool(args is not None and getattr(args, "mix", None))
+    leaked = _leaked(args.leaks) if mix else None
+    data_dir = args.data_dir if mix else None
+    settings = asdict(config) if config is not None else None
+    figures = export_run(
+        run_dir, splits, out, audit_result, margin, tau, temperature, data_dir, leaked, settings
+    ).to_dict()
     row = run_row(figures)
     runs_log = Path(run_dir).parent / RUNS_LOG
     rows = [r for r in runs_rows(runs_log) if r["run"] != row["run"]] + [row]
@@ -98,19 +131,67 @@ def _release(
     for name in ("val", "test", "clean_test"):
         if figures.get(name):
             print(f"{name:10s} {Report(**figures[name]).line()}")
-    print(f"prior correction tau {figures['prior_tau']:.2f}; exported to {out}")
+    for item in figures.get("sets") or []:
+        print(_set_line(SetFigures.from_dict(item)))
+    print(
+        f"prior correction tau {figures['prior_tau']:.2f}, temperature {figures['temperature']:.3f}; exported to {out}"
+    )
 
 
 def export(args: argparse.Namespace) -> int:
     last = torch.load(args.run_dir / "last.ckpt", map_location="cpu", weights_only=True)
     config = TrainConfig(**last["config"])
+    if args.soft_labels:
+        config.soft_labels = str(args.soft_labels)
+    config.mix = config.mix or args.mix
     args.val_fraction = getattr(args, "val_fraction", 0.1)
     splits = _splits(args, config)
-    _release(args.run_dir, splits, args.out, args.data, args.audit, args.margin, args.tau)
+    _release(
+        args.run_dir, splits, args.out, args.data, args.audit, args.margin, args.tau, args.temperature, args, config
+    )
+    return 0
+
+
+def _leaked(leaks_file: Path | None) -> dict[str, list[str]] | None:
+    from fer.leaks import CrossSetLeaks
+
+    return CrossSetLeaks.load(leaks_file).test_leaked if leaks_file else None
+
+
+def _set_line(figures: SetFigures) -> str:
+    line = f"{figures.title:28s} {figures.report.line()}  ECE {figures.ece_uncalibrated:.3f} -> {figures.ece:.3f}"
+    if figures.report.no_face:
+        line += f"  no face {figures.report.no_face}"
+    if figures.clean is not None:
+        line += f"\n{'  clean (-' + str(figures.clean_removed) + ' leaked)':28s} {figures.clean.line()}"
+    return line
+
+
+def evaluate_sets(args: argparse.Namespace) -> int:
+    """Every test set under --data-dir on its own, through the public API."""
+    from fer.recognizer import EmotionRecognizer
+    from fer.suite import evaluate_suite
+
+    recognizer = EmotionRecognizer.from_pretrained(args.model)
+    sets = evaluate_suite(recognizer, args.data_dir, recognizer.info.temperature, _leaked(args.leaks))
+    if not sets:
+        raise ValueError(f"No test sets under {args.data_dir} (expected ferplus/test, rafdb/test, twposed/test).")
+    for figures in sets:
+        print(_set_line(figures))
+        print(figures.report.table())
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "metrics.json").write_text(json.dumps([f.to_dict() for f in sets], indent=1))
+        for figures in sets:
+            name = f"confusion_{figures.name}_{figures.how.replace(' ', '_')}.png"
+            plot_confusion(figures.report, args.out / name, f"{figures.title} (n={figures.report.n})")
+        print(f"wrote {args.out / 'metrics.json'} and the confusion matrices")
     return 0
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    if args.data is None:
+        return evaluate_sets(args)
     model, info = load_classifier(args.model)
     split = load_split(Path(args.data) / args.split, info.spec.size)
     print(f"{args.split}: {split.summary()}")
@@ -179,8 +260,30 @@ def average(args: argparse.Namespace) -> int:
     return 0
 
 
+def prepare(args: argparse.Namespace) -> int:
+    from fer.crops import MANIFEST, prepare_dataset
+
+    summary = prepare_dataset(args.data, args.out, IMAGE_SIZE, workers=args.workers)
+    print("\n".join(summary.lines()))
+    print(f"crops and {MANIFEST} written to {args.out}")
+    return 0
+
+
+def leaks(args: argparse.Namespace) -> int:
+    from fer.leaks import cross_set_leaks
+
+    result = cross_set_leaks({name: args.cache_dir / name for name in args.names})
+    print(result.summary())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result.save(args.out)
+    print(f"written to {args.out}; pass it to train.py fit --leaks")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     commands = {
+        "prepare": prepare,
+        "leaks": leaks,
         "fit": fit,
         "export": export,
         "evaluate": evaluate,

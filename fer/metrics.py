@@ -20,18 +20,28 @@ class Report:
     recall: dict[str, float]
     precision: dict[str, float]
     confusion: list[list[int]]
+    no_face: int = 0  # faces the detector missed (end-to-end figures count them as wrong)
+    support: dict[str, int] | None = None  # faces per true class, missed ones included
 
     def line(self) -> str:
-        weakest = min(self.recall, key=self.recall.get)
+        weakest = min(self.present(), key=self.recall.get)
         return (
             f"acc {self.accuracy:.2%}  macro-recall {self.macro_recall:.2%}  macro-F1 {self.macro_f1:.2%}  "
             f"weakest {weakest} {self.recall[weakest]:.0%}"
         )
 
+    def present(self) -> list[str]:
+        """The classes with at least one face (those the macros average over)."""
+        support = self.support or {name: sum(row) for name, row in zip(EMOTIONS, self.confusion, strict=True)}
+        return [name for name in EMOTIONS if support[name]]
+
     def table(self) -> str:
         rows = ["| class | n | recall | precision |", "|---|---|---|---|"]
         for i, name in enumerate(EMOTIONS):
-            rows.append(f"| {name} | {sum(self.confusion[i])} | {self.recall[name]:.1%} | {self.precision[name]:.1%} |")
+            n = self.support[name] if self.support else sum(self.confusion[i])
+            if not n:
+                continue
+            rows.append(f"| {name} | {n} | {self.recall[name]:.1%} | {self.precision[name]:.1%} |")
         return "\n".join(rows)
 
     def to_dict(self) -> dict:
@@ -39,10 +49,13 @@ class Report:
 
 
 def report(targets: torch.Tensor, predictions: torch.Tensor) -> Report:
-    """Figures from true and predicted class indices (classes absent from targets are left out of macros)."""
+    """Figures from true and predicted class indices (classes absent from targets are left out of macros).
+
+    A prediction of -1 means no face was found: it counts as wrong, and stays out of the confusion matrix."""
     k = len(EMOTIONS)
-    confusion = torch.bincount(targets * k + predictions, minlength=k * k).reshape(k, k).double()
-    support, predicted = confusion.sum(1), confusion.sum(0)
+    found = predictions >= 0
+    confusion = torch.bincount(targets[found] * k + predictions[found], minlength=k * k).reshape(k, k).double()
+    support, predicted = torch.bincount(targets, minlength=k).double(), confusion.sum(0)
     tp = confusion.diag()
     recall = torch.where(support > 0, tp / support.clamp(min=1), torch.zeros_like(tp))
     precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), torch.zeros_like(tp))
@@ -56,6 +69,8 @@ def report(targets: torch.Tensor, predictions: torch.Tensor) -> Report:
         recall={name: float(recall[i]) for i, name in enumerate(EMOTIONS)},
         precision={name: float(precision[i]) for i, name in enumerate(EMOTIONS)},
         confusion=confusion.long().tolist(),
+        no_face=int((~found).sum()),
+        support={name: int(support[i]) for i, name in enumerate(EMOTIONS)},
     )
 
 

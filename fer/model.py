@@ -39,6 +39,7 @@ class ModelInfo:
     model_id: str
     label_names: tuple[str, ...]
     spec: InputSpec
+    temperature: float = 1.0  # calibration already folded into the weights (kept to report the uncalibrated ECE)
 
 
 def default_model_id() -> str:
@@ -132,8 +133,9 @@ def read_model_info(model_id: str, model_dir: Path) -> ModelInfo:
         raise ModelError(f"Cannot load {model_id}: input size {input_size} is not square.")
     mean, std = pretrained_cfg.get("mean", (0.5,)), pretrained_cfg.get("std", (0.5,))
     margin = float(config.get("fer", {}).get("face_margin", DEFAULT_MARGIN))
+    temperature = float(config.get("fer", {}).get("temperature", 1.0))
     spec = InputSpec(size=int(input_size[1]), mean=float(mean[0]), std=float(std[0]), margin=margin)
-    return ModelInfo(model_id=model_id, label_names=names, spec=spec)
+    return ModelInfo(model_id=model_id, label_names=names, spec=spec, temperature=temperature)
 
 
 def load_classifier(model_id: str | None = None) -> tuple[torch.nn.Module, ModelInfo]:

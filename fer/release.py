@@ -10,6 +10,7 @@ import torch
 
 from fer import checkpoint
 from fer.audit import AuditResult
+from fer.calibration import expected_calibration_error, fit_temperature, fold_temperature
 from fer.data import DatasetSplits, FaceSet
 from fer.evaluation import (
     corrected_logits,
@@ -18,9 +19,11 @@ from fer.evaluation import (
     plot_confusion,
     predict_logits,
 )
+from fer.labels import EMOTIONS
 from fer.metrics import Report, report
 from fer.model import new_classifier, save_classifier
 from fer.preprocess import InputSpec
+from fer.suite import SetFigures, evaluate_suite
 
 CONFUSION_PNG = "confusion_matrix.png"
 METRICS_JSON = "metrics.json"
@@ -40,6 +43,10 @@ class ReleaseFigures:
     clean_test_removed: int
     settings: dict
     test_uncorrected: Report | None = None  # the same weights without the prior correction (tau = 0)
+    temperature: float = 1.0  # folded into the classifier after the prior correction
+    val_ece: tuple[float, float] | None = None  # (before, after) the temperature, on val
+    val_sets: dict[str, Report] | None = None  # per set of a mix
+    sets: list[SetFigures] | None = None  # every test set on its own (train.py export --data-dir)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -47,6 +54,15 @@ class ReleaseFigures:
             value = getattr(self, key)
             data[key] = value.to_dict() if value is not None else None
         return data
+
+
+def class_prior(splits: DatasetSplits) -> torch.Tensor:
+    """The class frequencies training saw: sampling weights of a mix summed per class, else class counts."""
+    weights = getattr(splits, "train_weights", None)
+    if weights is None:
+        weights = torch.ones(len(splits.train))
+    prior = torch.zeros(len(EMOTIONS), dtype=torch.float64).index_add_(0, splits.train.labels, weights.double())
+    return (prior / prior.sum()).float()
 
 
 def clean_indices(test: FaceSet, audit_result: AuditResult) -> list[int]:
@@ -62,9 +78,16 @@ def export_run(
     audit_result: AuditResult | None,
     margin: float | None = None,
     tau: float | None = None,
+    temperature: float | None = None,
+    data_dir: Path | None = None,
+    leaked: dict[str, list[str]] | None = None,
+    settings: dict | None = None,
 ) -> ReleaseFigures:
-    """Best weights + prior correction (chosen on val unless `tau` is given) -> save_for_hf folder, metrics, PNG."""
-    run_dir = Path(run_dir)
+    """Best weights + prior correction (chosen on val unless `tau` is given) + temperature (fitted on val unless
+    given; 1 keeps the weights) -> save_for_hf folder, metrics, PNG. With `data_dir`, every test set of the
+    suite is evaluated through the exported model, as users call it. `settings` (for the card) default to those
+    saved with the run."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
     best = checkpoint.load(run_dir / "best.ckpt")
     last = checkpoint.load(run_dir / "last.ckpt")
     config = last["config"]
@@ -74,13 +97,22 @@ def export_run(
     model = new_classifier(drop_rate=config.get("drop_rate", 0.0))
     model.load_state_dict(best["model"])
     model.eval()
-    prior = torch.tensor(splits.train.class_counts(), dtype=torch.float32)
-    prior /= prior.sum()
+    prior = class_prior(splits)
     val_logits = predict_logits(model, splits.val.crops, spec)
     if tau is None:
-        tau, val_report = fit_prior_correction(val_logits, splits.val.labels, prior)
-    else:
-        val_report = report(splits.val.labels, corrected_logits(val_logits, prior, tau).argmax(1))
+        tau, _ = fit_prior_correction(val_logits, splits.val.labels, prior)
+    val_logits = corrected_logits(val_logits, prior, tau)
+    if temperature is None:
+        temperature = fit_temperature(val_logits, splits.val.labels)
+    val_ece = (
+        expected_calibration_error(val_logits.softmax(1), splits.val.labels),
+        expected_calibration_error((val_logits / temperature).softmax(1), splits.val.labels),
+    )
+    val_report = report(splits.val.labels, val_logits.argmax(1))
+    val_sets = {
+        name: report(faces.labels, corrected_logits(predict_logits(model, faces.crops, spec), prior, tau).argmax(1))
+        for name, faces in (getattr(splits, "val_sets", None) or {}).items()
+    }
     test_report = clean_report = uncorrected = None
     removed = 0
     if splits.test is not None:  # the folded bias below gives exactly these corrected logits
@@ -93,6 +125,16 @@ def export_run(
             clean_report = report(splits.test.labels[keep], predictions[keep])
             removed = len(splits.test) - len(keep)
     fold_prior_correction(model, prior, tau)
+    fold_temperature(model, temperature)
+    save_classifier(model, out_dir, spec, extra={"prior_correction_tau": tau, "temperature": round(temperature, 4)})
+    sets = None
+    if data_dir is not None:
+        from fer.recognizer import EmotionRecognizer
+
+        sets = evaluate_suite(EmotionRecognizer.from_pretrained(f"local-dir:{out_dir}"), data_dir, temperature, leaked)
+        for figures in sets:
+            name = f"confusion_{figures.name}_{figures.how.replace(' ', '_')}.png"
+            plot_confusion(figures.report, out_dir / name, f"{figures.title} (n={figures.report.n})")
     figures = ReleaseFigures(
         run=run_dir.name,
         best_epoch=best["epoch"],
@@ -102,11 +144,14 @@ def export_run(
         test=test_report,
         clean_test=clean_report,
         clean_test_removed=removed,
-        settings=config,
+        settings=settings or config,
         test_uncorrected=uncorrected,
+        temperature=temperature,
+        val_ece=val_ece,
+        val_sets=val_sets or None,
+        sets=sets,
     )
-    save_classifier(model, out_dir, spec, extra={"prior_correction_tau": tau})
-    (Path(out_dir) / METRICS_JSON).write_text(json.dumps(figures.to_dict(), indent=1))
+    (out_dir / METRICS_JSON).write_text(json.dumps(figures.to_dict(), indent=1))
     shown = test_report or val_report
-    plot_confusion(shown, Path(out_dir) / CONFUSION_PNG, f"FER+ {'test' if test_report else 'val'} (n={shown.n})")
+    plot_confusion(shown, out_dir / CONFUSION_PNG, f"{'test' if test_report else 'val'} (n={shown.n})")
     return figures

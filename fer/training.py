@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,17 +17,16 @@ from timm.optim import create_optimizer_v2
 from timm.scheduler import CosineLRScheduler
 from timm.utils import ModelEmaV3
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, WeightedRandomSampler
-from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from fer import checkpoint
+from fer.augment import AugmentConfig, augment_batch
 from fer.data import DatasetSplits, FaceSet
 from fer.evaluation import evaluate_crops
 from fer.labels import EMOTIONS
 from fer.metrics import Report, selection_score
 from fer.model import ModelError, load_classifier, new_classifier
-from fer.preprocess import DEFAULT_MARGIN, InputSpec, normalize
+from fer.preprocess import DEFAULT_MARGIN, InputSpec
 
 LAST = "last.ckpt"
 BEST = "best.ckpt"
@@ -58,6 +58,9 @@ class TrainConfig:
     scale_min: float = 0.7
     rotation: float = 15.0
     erasing: float = 0.25
+    low_res: float = 0.3
+    epoch_size: int = 0  # images drawn per epoch (0: the size of the training set)
+    mix: list[str] | None = None  # the cached sets trained on (train.py fit --mix), None for one --data folder
 
 
 @dataclass
@@ -67,30 +70,6 @@ class History:
     epochs: list[dict] = field(default_factory=list)
     best_score: float = -1.0
     best_epoch: int = -1
-
-
-class AugmentedFaces(Dataset):
-    """Training crops with random geometry and photometry, normalised by the shared `normalize`."""
-
-    def __init__(self, faces: FaceSet, spec: InputSpec, config: TrainConfig):
-        self.faces, self.spec = faces, spec
-        self.targets = faces.soft if faces.soft is not None else F.one_hot(faces.labels, len(EMOTIONS)).float()
-        self.geometry = v2.Compose(
-            [
-                v2.RandomResizedCrop(spec.size, scale=(config.scale_min, 1.0), ratio=(0.85, 1.15), antialias=True),
-                v2.RandomHorizontalFlip(),
-                v2.RandomRotation(config.rotation),
-                v2.ColorJitter(brightness=0.4, contrast=0.4),
-            ]
-        )
-        self.erase = v2.RandomErasing(p=config.erasing, scale=(0.02, 0.15))
-
-    def __len__(self) -> int:
-        return len(self.faces)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        crop = self.geometry(self.faces.crops[index].unsqueeze(0))[0]
-        return self.erase(normalize(crop, self.spec)), self.targets[index]
 
 
 def dataset_spec(train: FaceSet, margin: float) -> InputSpec:
@@ -144,15 +123,21 @@ class Trainer:
         if self.world > 1 and device == "cuda":
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
         self.device = torch.device(device)
-        self.spec = dataset_spec(splits.train, config.margin)
         torch.manual_seed(config.seed)
-        self.model = self._initial_model().to(self.device, memory_format=torch.channels_last)
+        model, init_spec = self._initial_model()
+        self.model = model.to(self.device, memory_format=torch.channels_last)
+        # a model that goes on from other weights keeps the input statistics those weights learnt
+        self.spec = dataset_spec(splits.train, config.margin) if init_spec is None else init_spec
+        self.augment = AugmentConfig(
+            scale_min=config.scale_min, rotation=config.rotation, erasing=config.erasing, low_res=config.low_res
+        )
+        self.epoch_size = config.epoch_size or len(splits.train)
         self.optimizer = create_optimizer_v2(
             self.model, config.optimizer, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum
         )
         # the module that runs forward/backward: the model itself, or its DDP wrapper under torchrun
         self.runner = DistributedDataParallel(self.model) if self.world > 1 else self.model
-        self.steps_per_epoch = max(1, len(splits.train) // (config.batch_size * self.world))
+        self.steps_per_epoch = max(1, self.epoch_size // (config.batch_size * self.world))
         self.scheduler = CosineLRScheduler(
             self.optimizer,
             t_initial=config.epochs * self.steps_per_epoch,
@@ -167,13 +152,15 @@ class Trainer:
         self.history = History()
         self.start_epoch = 0
 
-    def _initial_model(self) -> torch.nn.Module:
+    def _initial_model(self) -> tuple[torch.nn.Module, InputSpec | None]:
+        """The model to train and, when it starts from saved weights, their input spec."""
         if self.config.init:
-            model, _ = load_classifier(self.config.init)
+            model, info = load_classifier(self.config.init)
             model.drop_rate = self.config.drop_rate  # timm's ResNet reads it in forward_head
-            return model.train()
+            spec = info.spec
+            return model.train(), InputSpec(spec.size, spec.mean, spec.std, self.config.margin)
         try:
-            return new_classifier(pretrained=self.config.pretrained, drop_rate=self.config.drop_rate)
+            return new_classifier(pretrained=self.config.pretrained, drop_rate=self.config.drop_rate), None
         except Exception as err:  # timm raises several types when the Hub cannot be reached
             if not self.config.pretrained:
                 raise
@@ -211,28 +198,29 @@ class Trainer:
         return self.ema.module if self.ema is not None else self.model
 
     # --- the loop ----------------------------------------------------------------------------------
-    def loader(self, epoch: int) -> DataLoader:
-        """Epoch-seeded order and augmentation, so a resumed run replays the same batches."""
-        generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
-        torch.manual_seed(self.config.seed * 100_003 + epoch)
-        dataset = AugmentedFaces(self.splits.train, self.spec, self.config)
-        sampler = None
-        if self.world > 1:
-            sampler = DistributedSampler(dataset, self.world, self.rank, seed=self.config.seed, drop_last=True)
-            sampler.set_epoch(epoch)
-        elif self.config.balance == "sampler":
+    def sample_weights(self) -> torch.Tensor | None:
+        """Per-image sampling weights: the mix's per-set weights, times 1/class count with --balance sampler."""
+        weights = getattr(self.splits, "train_weights", None)
+        if self.config.balance == "sampler":
             per_class = 1.0 / torch.tensor(self.splits.train.class_counts(), dtype=torch.float64).clamp(min=1)
-            sampler = WeightedRandomSampler(per_class[self.splits.train.labels], len(dataset), generator=generator)
-        return DataLoader(
-            dataset,
-            batch_size=self.config.batch_size,
-            shuffle=sampler is None,
-            sampler=sampler,
-            generator=generator,
-            num_workers=self.config.workers,
-            drop_last=True,
-            persistent_workers=False,
-        )
+            weights = per_class[self.splits.train.labels] * (1.0 if weights is None else weights.double())
+        return weights
+
+    def batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Augmented (images, targets) batches of one epoch; the order and augmentation are seeded by the epoch,
+        so a resumed run replays the same batches. Under DDP each rank takes every world-th batch."""
+        generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+        torch.manual_seed(self.config.seed * 100_003 + epoch)  # dropout
+        train, weights = self.splits.train, self.sample_weights()
+        size = self.steps_per_epoch * self.config.batch_size * self.world
+        if weights is None:
+            order = torch.cat([torch.randperm(len(train), generator=generator) for _ in range(-(-size // len(train)))])
+        else:
+            order = torch.multinomial(weights.float(), size, replacement=True, generator=generator)
+        targets = train.soft if train.soft is not None else F.one_hot(train.labels, len(EMOTIONS)).float()
+        for step in range(self.steps_per_epoch):
+            index = order[(step * self.world + self.rank) * self.config.batch_size :][: self.config.batch_size]
+            yield augment_batch(train.crops[index], self.spec, self.augment, generator), targets[index]
 
     def train_step(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimisation step; returns the loss and the logits."""
@@ -254,7 +242,11 @@ class Trainer:
         self.model.train()
         seen, correct, loss_sum, start = 0, 0, 0.0, time.perf_counter()
         bar = tqdm(
-            self.loader(epoch), desc=f"epoch {epoch + 1}/{self.config.epochs}", leave=False, disable=self.rank > 0
+            self.batches(epoch),
+            total=self.steps_per_epoch,
+            desc=f"epoch {epoch + 1}/{self.config.epochs}",
+            leave=False,
+            disable=self.rank > 0,
         )
         for step, (images, targets) in enumerate(bar):
             loss, logits = self.train_step(images, targets)
@@ -272,8 +264,13 @@ class Trainer:
             "img_s": seen / (time.perf_counter() - start),
         }
 
-    def validate(self) -> Report:
-        return evaluate_crops(self.eval_model(), self.splits.val, self.spec, self.device)
+    def validate(self) -> tuple[Report, dict[str, Report]]:
+        """The whole val split's report, and one per set of a mix (empty for a single dataset)."""
+        per_set = {
+            name: evaluate_crops(self.eval_model(), faces, self.spec, self.device)
+            for name, faces in (getattr(self.splits, "val_sets", None) or {}).items()
+        }
+        return evaluate_crops(self.eval_model(), self.splits.val, self.spec, self.device), per_set
 
     def fit(self) -> History:
         """Train the remaining epochs; Ctrl-C leaves the last finished epoch's checkpoint to --resume."""
@@ -289,9 +286,15 @@ class Trainer:
 
     def end_epoch(self, epoch: int, figures: dict) -> None:
         """Validate, keep the best weights, write the checkpoint and the history, print one line."""
-        result = self.validate()
-        score = selection_score(result, self.config.select)
+        result, per_set = self.validate()
+        # a mix selects on the mean of its sets' scores, so the biggest set does not decide alone
+        scores = [selection_score(r, self.config.select) for r in per_set.values()]
+        score = sum(scores) / len(scores) if scores else selection_score(result, self.config.select)
         figures.update(
+            val_sets={
+                name: {"acc": r.accuracy, "macro_recall": r.macro_recall, "recall": r.recall}
+                for name, r in per_set.items()
+            },
             epoch=epoch + 1,
             val_acc=result.accuracy,
             val_macro_recall=result.macro_recall,
@@ -316,6 +319,8 @@ class Trainer:
             f"epoch {epoch + 1:3d}  loss {figures['loss']:.3f}  train {figures['train_acc']:.1%}  "
             f"val {result.line()}  {figures['img_s']:.0f} img/s{'  *best' if improved else ''}"
         )
+        for name, r in per_set.items():
+            tqdm.write(f"    {name:10s} {r.line()}  neutral {r.recall['neutral']:.0%}")
 
 
 def benchmark(trainer: Trainer, batches: int = 20, warmup: int = 3) -> tuple[float, float]:
@@ -329,7 +334,7 @@ def benchmark(trainer: Trainer, batches: int = 20, warmup: int = 3) -> tuple[flo
     for _ in range(batches):
         trainer.train_step(images, targets)
     raw = batches * batch / (time.perf_counter() - start)
-    iterator = (batch for epoch in itertools.count() for batch in trainer.loader(epoch))  # small sets wrap around
+    iterator = (batch for epoch in itertools.count() for batch in trainer.batches(epoch))
     for _ in range(warmup):
         trainer.train_step(*next(iterator))
     start = time.perf_counter()

@@ -275,7 +275,7 @@ def test_average_of_two_runs_exports(splits, trained_run, tmp_path: Path) -> Non
 
 def test_export_with_tau_zero_keeps_the_best_weights(trained_run, splits, tmp_path: Path) -> None:
     run_dir, _ = trained_run
-    figures = export_run(run_dir, splits, tmp_path / "raw", None, tau=0.0)
+    figures = export_run(run_dir, splits, tmp_path / "raw", None, tau=0.0, temperature=1.0)
     assert figures.prior_tau == 0.0 and figures.test == figures.test_uncorrected
     model, _ = load_classifier(f"local-dir:{tmp_path / 'raw'}")
     best = checkpoint.load(run_dir / "best.ckpt")["model"]
