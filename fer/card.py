@@ -14,6 +14,7 @@ TEMPLATE = Path(__file__).resolve().parent / "model_card_template.md"
 REPO_CARD = Path(__file__).resolve().parent.parent / "model_card.md"  # the bundled model's card, at the top
 WEAK_RECALL = 0.75  # below this recall, or WEAK_PRECISION precision, a class is named weak in the card
 WEAK_PRECISION = 0.5
+NON_COMMERCIAL = {"rafdb", "affectnet"}
 # where each training set comes from and on what terms (named in the card of a model trained on it)
 DATA_TERMS = {
     "ferplus": "FER+ (FER2013 faces, Microsoft's FER+ crowd labels; labels MIT, FER2013 pixels research use)",
@@ -103,11 +104,15 @@ def render_card(
             ("f1", "Macro F1", shown.macro_f1),
         )
     ]
+    mix = settings_mix(figures["settings"])
+    names = [m["entry"].split(":")[0].split("=")[0] for m in mix] or ["ferplus"]
     card_data = ModelCardData(
         library_name="timm",
         pipeline_tag="image-classification",
-        license="mit",
-        datasets=["ferplus", "fer2013"],
+        # trained on research-only sets, the weights are too: no open licence can be claimed for them
+        license="other" if set(names) & NON_COMMERCIAL else "mit",
+        license_name="research-only" if set(names) & NON_COMMERCIAL else None,
+        datasets=[*names, "fer2013"] if "ferplus" in names else names,
         metrics=["accuracy", "recall", "f1"],
         tags=["facial-expression-recognition", "emotion", "timm", "resnet18"],
         model_name="fer-resnet18",
@@ -145,7 +150,7 @@ def render_card(
         settings=figures["settings"],
         runs=runs,
         sets=sets,
-        mix=settings_mix(figures["settings"]),
+        mix=mix,
         temperature=f"{figures.get('temperature', 1.0):.3f}",
         val_ece=figures.get("val_ece"),
         audit=audit_summary.replace("\n", "  \n"),

@@ -8,10 +8,11 @@ import torch
 
 from fer.data import FaceSet
 from fer.labels import EMOTIONS
-from fer.metrics import Report, report
+from fer.metrics import Report, report, selection_score
 from fer.preprocess import InputSpec, normalize
 
 EVAL_BATCH = 256
+TAU_GRID = tuple(round(step * 0.05, 2) for step in range(41))
 MAX_ACCURACY_DROP = 0.01  # accuracy the prior correction may give up for macro recall (issue: 1 point)
 
 
@@ -46,12 +47,27 @@ def fit_prior_correction(
 ) -> tuple[float, Report]:
     """Pick tau (logits - tau * log prior, Menon et al. 2021) on validation: the most macro recall among the
     taus whose accuracy stays within `max_accuracy_drop` of the uncorrected accuracy (ties: more accuracy)."""
-    taus = [round(step * 0.05, 2) for step in range(41)]
-    results = [(tau, report(labels, corrected_logits(logits, prior, tau).argmax(1))) for tau in taus]
+    results = [(tau, report(labels, corrected_logits(logits, prior, tau).argmax(1))) for tau in TAU_GRID]
     floor = results[0][1].accuracy - max_accuracy_drop - 1e-9
     return max(
         (item for item in results if item[1].accuracy >= floor), key=lambda i: (i[1].macro_recall, i[1].accuracy)
     )
+
+
+def fit_prior_correction_per_set(
+    logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], prior: torch.Tensor, criterion: str
+) -> float:
+    """For a mix: the tau with the best mean of the sets' selection scores on their val data (the rule that
+    selects epochs), so no one set's class balance decides for the others."""
+
+    def mean_score(tau: float) -> float:
+        scores = [
+            selection_score(report(labels[name], corrected_logits(logits[name], prior, tau).argmax(1)), criterion)
+            for name in logits
+        ]
+        return sum(scores) / len(scores)
+
+    return max(TAU_GRID, key=mean_score)
 
 
 def fold_prior_correction(model: torch.nn.Module, prior: torch.Tensor, tau: float) -> None:

@@ -15,6 +15,7 @@ from fer.data import DatasetSplits, FaceSet
 from fer.evaluation import (
     corrected_logits,
     fit_prior_correction,
+    fit_prior_correction_per_set,
     fold_prior_correction,
     plot_confusion,
     predict_logits,
@@ -98,8 +99,13 @@ def export_run(
     model.load_state_dict(best["model"])
     model.eval()
     prior = class_prior(splits)
-    val_logits = predict_logits(model, splits.val.crops, spec)
-    if tau is None:
+    val_sets = getattr(splits, "val_sets", None) or {}
+    set_logits = {name: predict_logits(model, faces.crops, spec) for name, faces in val_sets.items()}
+    val_logits = torch.cat(list(set_logits.values())) if set_logits else predict_logits(model, splits.val.crops, spec)
+    if tau is None and set_logits:
+        labels = {name: faces.labels for name, faces in val_sets.items()}
+        tau = fit_prior_correction_per_set(set_logits, labels, prior, config.get("select", "balanced"))
+    elif tau is None:
         tau, _ = fit_prior_correction(val_logits, splits.val.labels, prior)
     val_logits = corrected_logits(val_logits, prior, tau)
     if temperature is None:
@@ -109,9 +115,9 @@ def export_run(
         expected_calibration_error((val_logits / temperature).softmax(1), splits.val.labels),
     )
     val_report = report(splits.val.labels, val_logits.argmax(1))
-    val_sets = {
-        name: report(faces.labels, corrected_logits(predict_logits(model, faces.crops, spec), prior, tau).argmax(1))
-        for name, faces in (getattr(splits, "val_sets", None) or {}).items()
+    val_set_reports = {
+        name: report(val_sets[name].labels, corrected_logits(logits, prior, tau).argmax(1))
+        for name, logits in set_logits.items()
     }
     test_report = clean_report = uncorrected = None
     removed = 0
@@ -148,7 +154,7 @@ def export_run(
         test_uncorrected=uncorrected,
         temperature=temperature,
         val_ece=val_ece,
-        val_sets=val_sets or None,
+        val_sets=val_set_reports or None,
         sets=sets,
     )
     (out_dir / METRICS_JSON).write_text(json.dumps(figures.to_dict(), indent=1))
