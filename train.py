@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from fer.training import TrainConfig
+from fer.training.config import TrainConfig
 
 
 def add_mix_options(parser: argparse.ArgumentParser) -> None:
@@ -43,12 +43,12 @@ def add_fit_options(parser: argparse.ArgumentParser) -> None:
     for f in fields(TrainConfig):
         if f.name == "mix":  # added by add_mix_options
             continue
-        flag = "--" + f.name.replace("_", "-")
-        if f.type == "bool" or isinstance(f.default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        flag, help_text, choices = "--" + f.name.replace("_", "-"), f.metadata["help"], f.metadata["choices"]
+        if isinstance(f.default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_text)
         else:
             kind = float if isinstance(f.default, float) else int if isinstance(f.default, int) else str
-            parser.add_argument(flag, type=kind, default=getattr(defaults, f.name))
+            parser.add_argument(flag, type=kind, default=getattr(defaults, f.name), choices=choices, help=help_text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,15 +10,17 @@ from pathlib import Path
 
 import torch
 
-from fer.audit import AuditResult, audit
-from fer.data import load_dataset, load_split
-from fer.evaluation import plot_confusion, predict_logits
-from fer.hub import PushError, push_folder
 from fer.labels import EMOTIONS
-from fer.metrics import Report, report
-from fer.model import DEFAULT_MODEL_DIR, IMAGE_SIZE, ModelError, load_classifier
-from fer.suite import SetFigures
-from fer.training import TrainConfig, Trainer, benchmark
+from fer.model import DEFAULT_MODEL_DIR, IMAGE_SIZE, ModelError, load_classifier, read_model_info
+from fer.training.audit import AuditResult, audit
+from fer.training.bench import benchmark
+from fer.training.config import TrainConfig
+from fer.training.data import load_dataset, load_split
+from fer.training.evaluation import plot_confusion, predict_logits
+from fer.training.hub import PushError, push_folder
+from fer.training.metrics import Report, report
+from fer.training.suite import SetFigures
+from fer.training.trainer import Trainer
 
 RUNS_LOG = "runs.jsonl"  # one row per exported run, next to the run folders; rendered into the model card
 
@@ -32,8 +34,8 @@ def _audit_for(data: Path, audit_file: Path | None) -> AuditResult:
 
 def _splits(args: argparse.Namespace, config: TrainConfig):
     if getattr(args, "mix", None):
-        from fer.leaks import CrossSetLeaks
-        from fer.mix import MixEntry, load_mix
+        from fer.training.leaks import CrossSetLeaks
+        from fer.training.mix import MixEntry, load_mix
 
         excluded = CrossSetLeaks.load(args.leaks).excluded if args.leaks else None
         entries = [MixEntry.parse(text) for text in args.mix]
@@ -99,8 +101,8 @@ def _release(
     args: argparse.Namespace | None = None,
     config: TrainConfig | None = None,
 ) -> None:
-    from fer.card import REPO_CARD, render_card, run_row, runs_rows
-    from fer.release import export_run
+    from fer.training.card import REPO_CARD, render_card, run_row, runs_rows
+    from fer.training.release import export_run
 
     audit_result = _audit_for(data, audit_file) if splits.test is not None else None
     mix = bool(args is not None and getattr(args, "mix", None))
@@ -114,14 +116,13 @@ def _release(
     runs_log = Path(run_dir).parent / RUNS_LOG
     rows = [r for r in runs_rows(runs_log) if r["run"] != row["run"]] + [row]
     runs_log.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    config = json.loads((out / "config.json").read_text())
-    cfg = config["pretrained_cfg"]
+    spec = read_model_info(f"local-dir:{out}", Path(out)).spec
     card = render_card(
         figures,
         f"local-dir:{out}",
-        config["fer"]["face_margin"],
-        cfg["mean"][0],
-        cfg["std"][0],
+        spec.margin,
+        spec.mean,
+        spec.std,
         rows,
         audit_result.summary() if audit_result else "No test split, no audit.",
     )
@@ -140,7 +141,7 @@ def _release(
 
 def export(args: argparse.Namespace) -> int:
     last = torch.load(args.run_dir / "last.ckpt", map_location="cpu", weights_only=True)
-    config = TrainConfig(**last["config"])
+    config = TrainConfig.from_saved(last["config"])
     if args.soft_labels:
         config.soft_labels = str(args.soft_labels)
     config.mix = config.mix or args.mix
@@ -153,7 +154,7 @@ def export(args: argparse.Namespace) -> int:
 
 
 def _leaked(leaks_file: Path | None) -> dict[str, list[str]] | None:
-    from fer.leaks import CrossSetLeaks
+    from fer.training.leaks import CrossSetLeaks
 
     return CrossSetLeaks.load(leaks_file).test_leaked if leaks_file else None
 
@@ -170,7 +171,7 @@ def _set_line(figures: SetFigures) -> str:
 def evaluate_sets(args: argparse.Namespace) -> int:
     """Every test set under --data-dir on its own, through the public API."""
     from fer.recognizer import EmotionRecognizer
-    from fer.suite import evaluate_suite
+    from fer.training.suite import evaluate_suite
 
     recognizer = EmotionRecognizer.from_pretrained(args.model)
     sets = evaluate_suite(recognizer, args.data_dir, recognizer.info.temperature, _leaked(args.leaks))
@@ -202,7 +203,7 @@ def evaluate(args: argparse.Namespace) -> int:
     print(result.table())
     figures = {args.split: result.to_dict()}
     if args.split == "test":
-        from fer.release import clean_indices
+        from fer.training.release import clean_indices
 
         keep = clean_indices(split, _audit_for(args.data, args.audit))
         removed = len(split) - len(keep)
@@ -253,7 +254,7 @@ def bench(args: argparse.Namespace) -> int:
 
 
 def average(args: argparse.Namespace) -> int:
-    from fer.average import average_runs
+    from fer.training.average import average_runs
 
     out = average_runs(args.run_dirs, args.out)
     print(f"averaged {len(args.run_dirs)} runs into {out}; export it with train.py export --run-dir {out}")
@@ -261,7 +262,7 @@ def average(args: argparse.Namespace) -> int:
 
 
 def prepare(args: argparse.Namespace) -> int:
-    from fer.crops import MANIFEST, prepare_dataset
+    from fer.training.crops import MANIFEST, prepare_dataset
 
     summary = prepare_dataset(args.data, args.out, IMAGE_SIZE, workers=args.workers)
     print("\n".join(summary.lines()))
@@ -270,7 +271,7 @@ def prepare(args: argparse.Namespace) -> int:
 
 
 def leaks(args: argparse.Namespace) -> int:
-    from fer.leaks import cross_set_leaks
+    from fer.training.leaks import cross_set_leaks
 
     result = cross_set_leaks({name: args.cache_dir / name for name in args.names})
     print(result.summary())

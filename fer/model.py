@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
@@ -40,6 +40,7 @@ class ModelInfo:
     label_names: tuple[str, ...]
     spec: InputSpec
     temperature: float = 1.0  # calibration already folded into the weights (kept to report the uncalibrated ECE)
+    extra: dict = field(default_factory=dict)  # config.json's "fer" section: margin, prior correction, temperature
 
 
 def default_model_id() -> str:
@@ -135,7 +136,9 @@ def read_model_info(model_id: str, model_dir: Path) -> ModelInfo:
     margin = float(config.get("fer", {}).get("face_margin", DEFAULT_MARGIN))
     temperature = float(config.get("fer", {}).get("temperature", 1.0))
     spec = InputSpec(size=int(input_size[1]), mean=float(mean[0]), std=float(std[0]), margin=margin)
-    return ModelInfo(model_id=model_id, label_names=names, spec=spec, temperature=temperature)
+    return ModelInfo(
+        model_id=model_id, label_names=names, spec=spec, temperature=temperature, extra=dict(config.get("fer", {}))
+    )
 
 
 def load_classifier(model_id: str | None = None) -> tuple[torch.nn.Module, ModelInfo]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from fer.evaluation import fit_prior_correction, fold_prior_correction
 from fer.labels import EMOTIONS
-from fer.metrics import report, selection_score
 from fer.model import new_classifier
+from fer.training.evaluation import fit_prior_correction, fold_prior_correction
+from fer.training.metrics import report, selection_score
 
 K = len(EMOTIONS)
 SEPARATION = 1.5  # class means 1.5 apart in unit-variance noise

@@ -11,20 +11,21 @@ import pytest
 import torch
 from PIL import Image
 
-from fer.augment import AugmentConfig, augment_batch
-from fer.calibration import expected_calibration_error, fit_temperature, fold_temperature
-from fer.crops import load_cached_split, prepare_dataset
 from fer.detect import FaceDetector
 from fer.labels import EMOTIONS
-from fer.leaks import cross_set_leaks
-from fer.metrics import report
-from fer.mix import MixEntry, load_mix
 from fer.model import IMAGE_SIZE, new_classifier
 from fer.preprocess import face_crop
 from fer.recognizer import EmotionRecognizer
-from fer.release import class_prior
-from fer.suite import CROPS, END_TO_END, evaluate_set
-from fer.training import TrainConfig, Trainer
+from fer.training.augment import AugmentConfig, augment_batch
+from fer.training.calibration import expected_calibration_error, fit_temperature, fold_temperature
+from fer.training.config import TrainConfig
+from fer.training.crops import load_cached_split, prepare_dataset
+from fer.training.leaks import cross_set_leaks
+from fer.training.metrics import report
+from fer.training.mix import MixEntry, load_mix
+from fer.training.release import class_prior
+from fer.training.suite import CROPS, END_TO_END, evaluate_set
+from fer.training.trainer import Trainer
 from tests.conftest import TEST_SPEC
 
 GRAY = np.full((160, 160, 3), 128, dtype=np.uint8)

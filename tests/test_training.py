@@ -16,17 +16,19 @@ import pytest
 import torch
 from PIL import Image, ImageEnhance
 
-from fer import EmotionRecognizer, checkpoint
-from fer.audit import audit
-from fer.data import load_dataset, read_votes
+from fer import EmotionRecognizer
 from fer.labels import EMOTIONS
 from fer.model import IMAGE_SIZE, load_classifier
-from fer.release import export_run
-from fer.training import LAST, TrainConfig, Trainer
+from fer.training import checkpoint
+from fer.training.audit import audit
+from fer.training.config import TrainConfig
+from fer.training.data import load_dataset, read_votes
+from fer.training.release import export_run
+from fer.training.trainer import LAST, Trainer
 from tests.synthetic import make_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = dict(epochs=3, batch_size=16, lr=0.05, workers=0, warmup_epochs=0.5, ema_decay=0.0, amp=False)
+FAST = dict(epochs=3, batch_size=16, lr=0.05, warmup_epochs=0.5, ema_decay=0.0, amp=False)
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +184,6 @@ def test_cli_fit_exports_and_push_fails_cleanly(dataset: Path, tmp_path: Path) -
         "1",
         "--batch-size",
         "16",
-        "--workers",
-        "0",
         "--threads",
         "2",
         "--push-to-hub",
@@ -216,8 +216,6 @@ def test_kill_9_then_resume(dataset: Path, tmp_path: Path) -> None:
         "40",
         "--batch-size",
         "16",
-        "--workers",
-        "0",
         "--threads",
         "2",
     ]
@@ -243,8 +241,6 @@ def test_kill_9_then_resume(dataset: Path, tmp_path: Path) -> None:
         str(done + 1),
         "--batch-size",
         "16",
-        "--workers",
-        "0",
         "--resume",
         "--threads",
         "2",

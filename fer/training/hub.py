@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from huggingface_hub import HfApi
 from timm.models import push_to_hf_hub
 
-from fer.model import CONFIG_NAME, hub_reachable, load_classifier, model_config
 from fer.model import data_config as timm_data_config
+from fer.model import hub_reachable, load_classifier, model_config
 
 CARD_FILES = ["README.md", "*.png", "metrics.json"]
 
@@ -25,7 +24,6 @@ def push_folder(folder: Path, repo_id: str, token: str | None = None, private: b
     model, info = load_classifier(f"local-dir:{folder}")
     if not hub_reachable():
         raise PushError(f"Cannot push to {repo_id}: the Hub is unreachable (or HF_HUB_OFFLINE=1). {retry}")
-    extra = json.loads((folder / CONFIG_NAME).read_text()).get("fer", {})
     try:
         push_to_hf_hub(
             model,
@@ -33,7 +31,7 @@ def push_folder(folder: Path, repo_id: str, token: str | None = None, private: b
             token=token,
             private=private,
             model_config=model_config(
-                info.label_names, info.spec, {k: v for k, v in extra.items() if k != "face_margin"}
+                info.label_names, info.spec, {k: v for k, v in info.extra.items() if k != "face_margin"}
             ),
             data_config=timm_data_config(info.spec),
             safe_serialization=True,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 
-from fer.data import FaceSet
 from fer.labels import EMOTIONS
-from fer.metrics import Report, report, selection_score
 from fer.preprocess import InputSpec, normalize
+from fer.training.data import FaceSet
+from fer.training.metrics import Report, report, selection_score
 
 EVAL_BATCH = 256
 TAU_GRID = tuple(round(step * 0.05, 2) for step in range(41))

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import torch
 
-from fer import checkpoint
-from fer.audit import AuditResult
-from fer.calibration import expected_calibration_error, fit_temperature, fold_temperature
-from fer.data import DatasetSplits, FaceSet
-from fer.evaluation import (
+from fer.labels import EMOTIONS
+from fer.model import new_classifier, save_classifier
+from fer.preprocess import InputSpec
+from fer.training import checkpoint
+from fer.training.audit import AuditResult
+from fer.training.calibration import expected_calibration_error, fit_temperature, fold_temperature
+from fer.training.data import DatasetSplits, FaceSet
+from fer.training.evaluation import (
     corrected_logits,
     fit_prior_correction,
     fit_prior_correction_per_set,
@@ -20,11 +23,8 @@ from fer.evaluation import (
     plot_confusion,
     predict_logits,
 )
-from fer.labels import EMOTIONS
-from fer.metrics import Report, report
-from fer.model import new_classifier, save_classifier
-from fer.preprocess import InputSpec
-from fer.suite import SetFigures, evaluate_suite
+from fer.training.metrics import Report, report
+from fer.training.suite import SetFigures, evaluate_suite
 
 CONFUSION_PNG = "confusion_matrix.png"
 METRICS_JSON = "metrics.json"

@@ -8,10 +8,10 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from fer.labels import EMOTIONS
-from fer.metrics import Report
+from fer.training.metrics import Report
 
 TEMPLATE = Path(__file__).resolve().parent / "model_card_template.md"
-REPO_CARD = Path(__file__).resolve().parent.parent / "model_card.md"  # the bundled model's card, at the top
+REPO_CARD = Path(__file__).resolve().parents[2] / "model_card.md"  # the bundled model's card, at the top
 WEAK_RECALL = 0.75  # below this recall, or WEAK_PRECISION precision, a class is named weak in the card
 WEAK_PRECISION = 0.5
 NON_COMMERCIAL = {"rafdb", "affectnet"}
@@ -82,7 +82,7 @@ def render_card(
     figures: dict, model_id: str, margin: float, mean: float, std: float, runs: list[dict], audit_summary: str
 ) -> str:
     """The model card text, with Hub metadata (library timm, image-classification, datasets, model-index)."""
-    from fer.suite import SetFigures
+    from fer.training.suite import SetFigures
 
     test, val, clean = _report(figures.get("test")), _report(figures["val"]), _report(figures.get("clean_test"))
     sets = [SetFigures.from_dict(item) for item in figures.get("sets") or []]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from fer import checkpoint
-from fer.training import BEST, LAST
+from fer.training import checkpoint
+from fer.training.trainer import BEST, LAST
 
 
 def average_runs(run_dirs: list[Path], out_dir: Path) -> Path:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -19,57 +18,19 @@ from timm.utils import ModelEmaV3
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from fer import checkpoint
-from fer.augment import AugmentConfig, augment_batch
-from fer.data import DatasetSplits, FaceSet
-from fer.evaluation import evaluate_crops
 from fer.labels import EMOTIONS
-from fer.metrics import Report, selection_score
 from fer.model import ModelError, load_classifier, new_classifier
-from fer.preprocess import DEFAULT_MARGIN, InputSpec
+from fer.preprocess import InputSpec
+from fer.training import checkpoint
+from fer.training.augment import AugmentConfig, augment_batch
+from fer.training.config import History, TrainConfig
+from fer.training.data import DatasetSplits, FaceSet
+from fer.training.evaluation import evaluate_crops
+from fer.training.metrics import Report, selection_score
+from fer.training.runtime import autocast, init_distributed
 
 LAST = "last.ckpt"
 BEST = "best.ckpt"
-
-
-@dataclass
-class TrainConfig:
-    """Every setting of a run; saved in its checkpoints and model card."""
-
-    epochs: int = 30
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    weight_decay: float = 5e-4
-    momentum: float = 0.9
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.1
-    balance: str = "none"  # none | sampler | loss
-    drop_rate: float = 0.2
-    ema_decay: float = 0.0  # 0 turns the EMA of weights off
-    select: str = "balanced"  # accuracy | macro_recall | balanced
-    seed: int = 0
-    workers: int = 0  # augmentation in the training process: a worker process competes for the same 2 cores
-    amp: bool = True  # bf16 autocast where the CPU supports it; fp16/bf16 on CUDA
-    init: str | None = None
-    pretrained: bool = False
-    soft_labels: str | None = None
-    margin: float = DEFAULT_MARGIN
-    scale_min: float = 0.7
-    rotation: float = 15.0
-    erasing: float = 0.25
-    low_res: float = 0.3
-    epoch_size: int = 0  # images drawn per epoch (0: the size of the training set)
-    mix: list[str] | None = None  # the cached sets trained on (train.py fit --mix), None for one --data folder
-
-
-@dataclass
-class History:
-    """Per-epoch figures, kept in the checkpoint so a resumed run reports the whole run."""
-
-    epochs: list[dict] = field(default_factory=list)
-    best_score: float = -1.0
-    best_epoch: int = -1
 
 
 def dataset_spec(train: FaceSet, margin: float) -> InputSpec:
@@ -88,30 +49,6 @@ def class_weights(train: FaceSet) -> torch.Tensor:
     counts = torch.tensor(train.class_counts(), dtype=torch.float32).clamp(min=1)
     weights = counts.rsqrt()
     return weights / weights.mean()
-
-
-def _autocast(device: torch.device, enabled: bool):
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype, enabled=enabled)
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled and cpu_bf16_supported())
-
-
-def cpu_bf16_supported() -> bool:
-    """bf16 autocast is only a speed-up on CPUs with native bf16 instructions."""
-    return bool(getattr(torch.backends.cpu, "get_cpu_capability", lambda: "")().startswith("AVX512")) and bool(
-        torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    )
-
-
-def init_distributed() -> tuple[int, int]:
-    """(rank, world size): under `torchrun --nproc_per_node=N` joins the process group (NCCL on GPUs, else gloo)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 0, 1
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return dist.get_rank(), world
 
 
 class Trainer:
@@ -225,7 +162,7 @@ class Trainer:
     def train_step(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimisation step; returns the loss and the logits."""
         images = images.to(self.device, memory_format=torch.channels_last)
-        with _autocast(self.device, self.config.amp):
+        with autocast(self.device, self.config.amp):
             logits = self.runner(images)
         loss = F.cross_entropy(
             logits.float(),
@@ -321,23 +258,3 @@ class Trainer:
         )
         for name, r in per_set.items():
             tqdm.write(f"    {name:10s} {r.line()}  neutral {r.recall['neutral']:.0%}")
-
-
-def benchmark(trainer: Trainer, batches: int = 20, warmup: int = 3) -> tuple[float, float]:
-    """(raw forward/backward img/s on ready tensors, full loop img/s with loading and augmentation)."""
-    size, batch = trainer.spec.size, trainer.config.batch_size
-    images = torch.randn(batch, 1, size, size)
-    targets = F.one_hot(torch.randint(0, len(EMOTIONS), (batch,)), len(EMOTIONS)).float()
-    for _ in range(warmup):
-        trainer.train_step(images, targets)
-    start = time.perf_counter()
-    for _ in range(batches):
-        trainer.train_step(images, targets)
-    raw = batches * batch / (time.perf_counter() - start)
-    iterator = (batch for epoch in itertools.count() for batch in trainer.batches(epoch))
-    for _ in range(warmup):
-        trainer.train_step(*next(iterator))
-    start = time.perf_counter()
-    for _ in range(batches):
-        trainer.train_step(*next(iterator))
-    return raw, batches * batch / (time.perf_counter() - start)

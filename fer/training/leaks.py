@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer.audit import NEAR_DISTANCE, phash
-from fer.crops import cached_crops, cached_sources
+from fer.training.audit import NEAR_DISTANCE, phash
+from fer.training.crops import cached_crops, cached_sources
 
 BLOCK = 256  # test hashes compared at once (memory: BLOCK x train hashes x 8 bytes)
 

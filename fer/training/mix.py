@@ -10,9 +10,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fer.crops import FRAMINGS, cached_sources, load_cached_split
-from fer.data import DatasetSplits, FaceSet, read_votes, stratified_split
 from fer.labels import EMOTIONS
+from fer.training.crops import FRAMINGS, cached_sources, load_cached_split
+from fer.training.data import DatasetSplits, FaceSet, read_votes, stratified_split
 
 MIX_PATTERN = re.compile(r"^(?P<name>[\w.-]+)(:(?P<framing>\w+))?=(?P<weight>[0-9.]+)$")
 # subject-disjoint validation for a posed set whose file names start with the performer's number

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer.data import SPLITS, FaceSet, scan_split
 from fer.images import ImageError, load_rgb
 from fer.labels import EMOTIONS
 from fer.preprocess import DEFAULT_MARGIN, face_crop
+from fer.training.data import SPLITS, FaceSet, scan_split
 
 MANIFEST = "manifest.csv"
 CHUNK = 256  # images per task of a worker process

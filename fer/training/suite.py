@@ -9,11 +9,11 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from fer.calibration import expected_calibration_error
-from fer.data import scan_split
 from fer.labels import EMOTIONS
-from fer.metrics import Report, report
 from fer.recognizer import EmotionRecognizer
+from fer.training.calibration import expected_calibration_error
+from fer.training.data import scan_split
+from fer.training.metrics import Report, report
 
 CROPS, END_TO_END = "crops", "end to end"
 

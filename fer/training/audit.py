@@ -13,8 +13,8 @@ import numpy as np
 from PIL import Image
 from scipy.fft import dctn
 
-from fer.data import SPLITS, scan_split
 from fer.labels import EMOTIONS
+from fer.training.data import SPLITS, scan_split
 
 NEAR_DISTANCE = 4  # max Hamming distance of 64-bit perceptual hashes for a near duplicate
 HASH_SIDE = 32  # pHash: DCT of a 32x32 grayscale copy, keep the 8x8 lowest frequencies
