@@ -97,7 +97,7 @@ def test_cli_all_inputs_in_one_call(inputs: dict[str, Path], random_model_id: st
     assert len(errors) == len(BAD_CASES), result.stderr
     for case, line in zip(BAD_CASES, errors, strict=True):
         assert line.startswith("fer: ") and re.search(case.error, line, re.IGNORECASE), line
-    analysed = {Path(payload["image"]).stem: payload for payload in json.loads(result.stdout)}
+    analysed = {Path(path).stem: payload for path, payload in json.loads(result.stdout).items()}
     assert set(analysed) == {case.name for case in GOOD_CASES} | {"crowd", "no_face"}
     for case in GOOD_CASES:
         assert analysed[case.name]["image_size"] == list(case.size)
