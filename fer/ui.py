@@ -151,6 +151,10 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
                     elem_id="upload-examples",
                 )
             with gr.Tab("Webcam"):
+                gr.Markdown(
+                    "Let the page use your webcam, then press record. No webcam? The Video tab's example "
+                    "shows the same tracking on a clip, in one click."
+                )
                 with gr.Row():
                     camera = gr.Image(
                         sources=["webcam"],

@@ -54,18 +54,6 @@ def analyze_clip(
     return str(out_video), str(plot), str(table), str(frames), result.summary()
 
 
-def shown(outputs: tuple) -> tuple:
-    """The results with the outputs that start hidden (timeline, files, summary) made visible."""
-    annotated, plot, table, frames, summary = outputs
-    return (
-        annotated,
-        gr.Image(plot, visible=True),
-        gr.File(table, visible=True),
-        gr.File(frames, visible=True),
-        gr.JSON(summary, visible=True),
-    )
-
-
 def video_tab(recognizer: EmotionRecognizer, example: str | None = None) -> None:
     """The Video tab, built inside the caller's gr.Blocks / gr.Tabs; registers the public /analyze_video endpoint.
 
@@ -77,15 +65,16 @@ def video_tab(recognizer: EmotionRecognizer, example: str | None = None) -> None
         and a JSON summary (clip, settings, speed, each tracked face's mean probabilities) of a clip, processing
         every `stride`-th frame.
         """
-        return shown(analyze_clip(recognizer, video, stride, progress))
+        return analyze_clip(recognizer, video, stride, progress)
 
     def analyze_upload(video: str | None, stride: float = 1, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
-        """On upload: as analyze_video, but a clip that cannot be used is taken out of the box and explained."""
+        """On upload: as analyze_video, and the results shown; a clip that cannot be used is taken out of the box
+        and explained."""
         try:
-            return gr.skip(), *analyze_video(video, stride, progress)
+            return gr.skip(), *analyze_video(video, stride, progress), gr.Column(visible=True)
         except gr.Error as err:
             gr.Warning(err.message)
-            return None, None, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return None, None, *[gr.skip()] * 5
 
     with gr.Tab("Video"):
         gr.Markdown(
@@ -99,22 +88,29 @@ def video_tab(recognizer: EmotionRecognizer, example: str | None = None) -> None
                 stride = gr.Slider(1, UI_MAX_STRIDE, value=1, step=1, label="Frame stride (analyse every N-th frame)")
                 run = gr.Button("Analyse again (e.g. with another stride)", elem_id="video-run")
             annotated = gr.Video(label="Annotated", interactive=False, elem_id="video-annotated")
-        timeline = gr.Image(
-            label="Emotions over time, per face", type="filepath", interactive=False, visible=False, elem_id="timeline"
-        )
-        with gr.Row():
-            table = gr.File(label="Per-frame CSV", visible=False, elem_id="video-csv")
-            frames = gr.File(label="Per-frame JSON", visible=False, elem_id="video-json")
-            summary = gr.JSON(label="Summary", elem_id="video-summary", visible=False)
+        with gr.Column(visible=False) as results:  # hidden until there are results: no empty boxes
+            timeline = gr.Image(  # no label badge: it would cover the plot's legend; the plot has its own titles
+                label="Emotions over time, per face",
+                show_label=False,
+                type="filepath",
+                interactive=False,
+                elem_id="timeline",
+            )
+            with gr.Row():
+                table = gr.File(label="Per-frame CSV", elem_id="video-csv")
+                frames = gr.File(label="Per-frame JSON", elem_id="video-json")
+                summary = gr.JSON(label="Summary", elem_id="video-summary")
         outputs = [annotated, timeline, table, frames, summary]
         events = {"concurrency_limit": VIDEO_CONCURRENCY, "concurrency_id": "video", "show_progress_on": annotated}
-        clip.upload(analyze_upload, [clip, stride], [clip, *outputs], api_visibility="private", **events)
-        run.click(analyze_video, [clip, stride], outputs, api_name="analyze_video", **events)
+        clip.upload(analyze_upload, [clip, stride], [clip, *outputs, results], api_visibility="private", **events)
+        run.click(analyze_video, [clip, stride], outputs, api_name="analyze_video", **events).success(
+            lambda: gr.Column(visible=True), None, results, api_visibility="private"
+        )
         if example is not None:
             gr.Examples(
                 [[example]],
                 inputs=clip,
-                outputs=[clip, *outputs],
+                outputs=[clip, *outputs, results],
                 fn=analyze_upload,
                 run_on_click=True,
                 cache_examples=False,
