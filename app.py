@@ -7,15 +7,21 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import argparse
+import logging
 import sys
 
-from fer.images import MAX_FILE_BYTES
+from fer.images import MAX_FILE_BYTES as IMAGE_MAX_BYTES
 from fer.model import ModelError, default_model_id
 from fer.recognizer import EmotionRecognizer
+from fer.video import MAX_FILE_BYTES as VIDEO_MAX_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 EXIT_MODEL_ERROR = 2
+# Gradio has one upload limit for every input: the largest one promised (a clip). Images are held to their own,
+# smaller limit by fer.images, with a message saying so.
+MAX_UPLOAD_BYTES = max(IMAGE_MAX_BYTES, VIDEO_MAX_BYTES)
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     try:
         recognizer = EmotionRecognizer.from_pretrained(args.model)
     except ModelError as err:
@@ -53,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         server_name=args.host,
         server_port=args.port,
         share=False,
-        max_file_size=MAX_FILE_BYTES,
+        max_file_size=MAX_UPLOAD_BYTES,
         mcp_server=args.mcp,
     )
     return 0

@@ -34,7 +34,9 @@ def add_predict_command(subparsers: argparse._SubParsersAction) -> None:
         metavar="ID",
         help=f"timm model id, hf-hub:org/name or local-dir:PATH (default: $FER_MODEL or {default_model_id()})",
     )
-    parser.add_argument("--json", action="store_true", help="print the app's /analyze JSON (a list for several)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the app's /analyze JSON (for several images: {path: that JSON})"
+    )
     parser.add_argument("--annotate", type=Path, metavar="OUT_DIR", help="also write OUT_DIR/<name>.png with boxes")
     parser.set_defaults(func=predict)
 
@@ -53,6 +55,7 @@ def describe(name: str, payload: dict) -> str:
 
 def predict(args: argparse.Namespace) -> int:
     from fer.draw import draw_faces
+    from fer.identity import identify
     from fer.recognizer import EmotionRecognizer
     from fer.schema import predictions_payload
 
@@ -63,7 +66,8 @@ def predict(args: argparse.Namespace) -> int:
         return EXIT_MODEL_FAILED
     if args.annotate:
         args.annotate.mkdir(parents=True, exist_ok=True)
-    payloads, failed = [], 0
+    model = identify(recognizer.model_id).id
+    payloads, failed = {}, 0
     for path in args.images:
         try:
             rgb = load_rgb(path)
@@ -72,18 +76,15 @@ def predict(args: argparse.Namespace) -> int:
             failed += 1
             continue
         predictions = recognizer.predict(rgb)
-        payload = {
-            "image": str(path),
-            **predictions_payload(predictions, (rgb.shape[1], rgb.shape[0]), recognizer.model_id),
-        }
-        payloads.append(payload)
+        payload = predictions_payload(predictions, (rgb.shape[1], rgb.shape[0]), model)
+        payloads[str(path)] = payload
         if args.annotate:
             out = args.annotate / f"{path.stem}.png"
             Image.fromarray(draw_faces(rgb, predictions)).save(out)
         if not args.json:
             print(describe(str(path), payload) + (f"\n  annotated: {out}" if args.annotate else ""), flush=True)
     if args.json and payloads:
-        print(json.dumps(payloads[0] if len(args.images) == 1 else payloads, indent=2))
+        print(json.dumps(payloads[str(args.images[0])] if len(args.images) == 1 else payloads, indent=2))
     return EXIT_IMAGE_FAILED if failed else EXIT_OK
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import numpy as np
 
 from fer.detect import WEBCAM_OPTIONS, FaceDetector
-from fer.draw import draw_faces, label_text
-from fer.images import ImageError, load_rgb
+from fer.draw import draw_faces, label_text, percent
+from fer.examples import example_files
+from fer.identity import ModelIdentity, card_text, identify
+from fer.images import MAX_FILE_BYTES, ImageError, load_rgb
+from fer.live_frames import frame_file, remove_stale
 from fer.recognizer import EmotionRecognizer, FacePrediction
 from fer.schema import predictions_payload
 from fer.stream import StreamProcessor
+from fer.ui_errors import refuse
 from fer.ui_video import video_tab
 
 # Queue: every event but the webcam stream shares DEFAULT_CONCURRENCY workers (one CPU-bound forward pass each;
@@ -31,94 +33,128 @@ DELETE_CACHE = (120, 300)
 
 TABLE_HEADERS = ["face", "emotion", "confidence", "box (x1, y1, x2, y2)"]
 NO_FACE = "No face found. Try a larger, frontal, well-lit face."
+IMAGE_TYPES = "JPEG, PNG, WebP, GIF, BMP or TIFF"
 
 
 def read_upload(payload: dict[str, Any] | str | None) -> np.ndarray:
     """The RGB array of an uploaded image (a Gradio FileData payload or a path), or a gr.Error saying why not."""
     path = payload.get("path") if isinstance(payload, dict) else payload
     if not path:
-        raise gr.Error("Upload an image first.")
+        raise gr.Error("Upload an image first.", print_exception=False)
     try:
         return load_rgb(path)
     except ImageError as err:
-        raise gr.Error(str(err)) from err
+        raise refuse(str(err)) from err
 
 
 def faces_table(faces: list[FacePrediction]) -> list[list[Any]]:
+    """One row per face; the confidence reads as on the image's labels ('76%')."""
     return [
-        [index, face.emotion, round(face.probabilities[face.emotion], 3), ", ".join(f"{v:.0f}" for v in face.box)]
+        [index, face.emotion, percent(face.probabilities[face.emotion]), ", ".join(f"{v:.0f}" for v in face.box)]
         for index, face in enumerate(faces, start=1)
     ]
 
 
 def analyze_upload(recognizer: EmotionRecognizer, payload: dict[str, Any] | None) -> tuple:
-    """Upload tab: annotated image, the main (largest) face's probabilities, a table of all faces."""
+    """Upload tab: the photo box, annotated image, the main (largest) face's probabilities, a table of all faces.
+
+    A file that is not a usable image is removed from the photo box (no broken image) and explained in a toast;
+    the outputs stay empty (no error badges)."""
     if payload is None:
-        return None, None, None
-    rgb = read_upload(payload)
+        return gr.skip(), None, None, None
+    try:
+        rgb = read_upload(payload)
+    except gr.Error as err:
+        gr.Warning(err.message)
+        return None, None, None, None
     faces = recognizer.predict(rgb)
     if not faces:
         gr.Info(NO_FACE)
-        return rgb, None, []
+        return gr.skip(), rgb, None, []
     main = gr.Label(faces[0].probabilities, label="Face 1 (largest)")
-    return draw_faces(rgb, faces, ids=list(range(1, len(faces) + 1))), main, faces_table(faces)
+    return gr.skip(), draw_faces(rgb, faces, ids=list(range(1, len(faces) + 1))), main, faces_table(faces)
 
 
 def stream_frame(
     recognizer: EmotionRecognizer, detector: FaceDetector, frame: np.ndarray | None, stream: StreamProcessor | None
 ) -> tuple:
-    """Webcam tab, per frame: detect, classify, smooth per tracked face, annotate; frames/s measured."""
-    stream = stream or StreamProcessor(recognizer, detector)
+    """Webcam tab, per frame: detect, classify, smooth per tracked face, annotate; frames/s measured.
+
+    The annotated frame goes out as a file written atomically (fer/live_frames.py says why)."""
+    if stream is None:
+        remove_stale()
+        stream = StreamProcessor(recognizer, detector)
     if frame is None:
         return None, gr.skip(), stream
     result = stream.process(frame)
     labels = ", ".join(label_text(face.prediction, face.id) for face in result.faces) or "no face"
     height, width = frame.shape[:2]
     stats = f"**{result.fps:.1f} frames/s** · {result.latency_s * 1000:.0f} ms per frame · {width}x{height} · {labels}"
-    return result.image, stats, stream
+    return frame_file(result.image, id(stream)), stats, stream
 
 
-def example_image() -> str:
-    """scikit-image's astronaut photo (bundled with the package), written once to the temp dir."""
-    from PIL import Image
-    from skimage import data
-
-    path = Path(tempfile.gettempdir()) / "fer-examples" / "astronaut.jpg"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(data.astronaut()).save(path, quality=90)
-    return str(path)
+def header(identity: ModelIdentity) -> str:
+    """The page's title and the model: its name, version and a link to its card (never a server path)."""
+    card = f" · [model card]({identity.card_url})" if identity.card_url else ""
+    card = " · its card is below" if identity.card_path else card
+    return (
+        "# Facial emotion recognition\nMTCNN finds every face; a ResNet18 reads it as one of 7 emotions. "
+        f"Model: **{identity.description}**{card}"
+    )
 
 
 def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
     """The Blocks app. Public API endpoints: /analyze (image -> JSON) and /classify_face (face crop -> 7 probs)."""
     webcam_detector = FaceDetector(WEBCAM_OPTIONS)
+    identity = identify(recognizer.model_id)
+    examples = example_files()
 
     def analyze(image: dict[str, Any]) -> dict[str, Any]:
         """Every face of an image: box [x1, y1, x2, y2] in the input's pixels, score, emotion, 7 probabilities."""
         rgb = read_upload(image)
         height, width = rgb.shape[:2]
-        return predictions_payload(recognizer.predict(rgb), (width, height), recognizer.model_id)
+        return predictions_payload(recognizer.predict(rgb), (width, height), identity.id)
 
     def classify_face(face: dict[str, Any]) -> dict[str, float]:
         """The 7 emotion probabilities of an image that is already a cropped face."""
         return recognizer.classify_face(read_upload(face))
 
     with gr.Blocks(title="Facial emotion recognition", delete_cache=DELETE_CACHE) as demo:
-        gr.Markdown(
-            "# Facial emotion recognition\nMTCNN finds every face; a ResNet18 reads it as one of 7 emotions. "
-            f"Model: `{recognizer.model_id}`"
-        )
+        gr.Markdown(header(identity), elem_id="header")
+        if identity.card_path is not None:
+            with gr.Accordion(f"Model card: {identity.name}", open=False, elem_id="model-card"):
+                gr.Markdown(card_text(identity))
         with gr.Tabs():
             with gr.Tab("Upload"):
+                gr.Markdown(
+                    f"Drop, paste or pick a photo ({IMAGE_TYPES}, up to {MAX_FILE_BYTES // 2**20} MB), or click an "
+                    "example: the faces appear as soon as it is uploaded."
+                )
                 with gr.Row():
-                    photo = gr.Image(type="filepath", sources=["upload", "clipboard"], label="Photo")
-                    annotated = gr.Image(label="Faces", format="jpeg", interactive=False)
+                    photo = gr.Image(type="filepath", sources=["upload", "clipboard"], label="Photo", elem_id="photo")
+                    annotated = gr.Image(label="Faces", format="jpeg", interactive=False, elem_id="faces")
                 with gr.Row():
                     main_face = gr.Label(num_top_classes=7, label="Face 1 (largest)")
-                    table = gr.Dataframe(headers=TABLE_HEADERS, label="All faces", interactive=False)
-                gr.Examples([[example_image()]], inputs=photo)
+                    table = gr.Dataframe(
+                        headers=TABLE_HEADERS, label="All faces", interactive=False, elem_id="faces-table"
+                    )
+                upload_outputs = [photo, annotated, main_face, table]
+                gr.Examples(
+                    [[examples["astronaut"]], [examples["group"]]],
+                    inputs=photo,
+                    outputs=upload_outputs,
+                    fn=lambda path: analyze_upload(recognizer, path),
+                    run_on_click=True,
+                    cache_examples=False,
+                    api_visibility="private",
+                    label="Examples",
+                    elem_id="upload-examples",
+                )
             with gr.Tab("Webcam"):
+                gr.Markdown(
+                    "Let the page use your webcam, then press record. No webcam? The Video tab's example "
+                    "shows the same tracking on a clip, in one click."
+                )
                 with gr.Row():
                     camera = gr.Image(
                         sources=["webcam"],
@@ -129,9 +165,11 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
                     )
                     live = gr.Image(label="Live", format="jpeg", interactive=False, elem_id="live")
                 stats = gr.Markdown("Press record to start; frames/s appear here.", elem_id="stream-stats")
-            video_tab(recognizer)  # fer/ui_video.py: the Video tab and /analyze_video
+            video_tab(recognizer, examples["clip"])  # fer/ui_video.py: the Video tab and /analyze_video
             with gr.Tab("API"):
-                gr.Markdown("The endpoints `gradio_client` calls; try them here.")
+                gr.Markdown(
+                    f"The endpoints `gradio_client` calls; try them here (images up to {MAX_FILE_BYTES // 2**20} MB)."
+                )
                 with gr.Row():
                     with gr.Column():
                         api_image = gr.Image(type="filepath", sources=["upload", "clipboard"], label="Image")
@@ -142,15 +180,23 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
                         api_face = gr.Image(type="filepath", sources=["upload", "clipboard"], label="Face crop")
                         classify_button = gr.Button("/classify_face")
                     probabilities = gr.JSON(label="/classify_face")
+                gr.Examples(
+                    [[examples["group"], examples["face"]]],
+                    inputs=[api_image, api_face],
+                    label="Examples",
+                    elem_id="api-examples",
+                )
         stream = gr.State()  # this session's StreamProcessor (tracks, frames/s), created by its first frame
 
-        photo.change(
+        photo.upload(  # once per upload or paste (`change` fires twice); examples run it themselves
             lambda payload: analyze_upload(recognizer, payload),
             photo,
-            [annotated, main_face, table],
+            upload_outputs,
             preprocess=False,
             api_visibility="private",
+            show_progress_on=[annotated],
         )
+        photo.clear(lambda: (None, None, None), None, [annotated, main_face, table], api_visibility="private")
         camera.stream(
             lambda frame, state: stream_frame(recognizer, webcam_detector, frame, state),
             [camera, stream],

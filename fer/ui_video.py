@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from fer.recognizer import EmotionRecognizer
+from fer.ui_errors import refuse
 from fer.video import MAX_DURATION_S, MAX_FILE_BYTES, VideoError, export
 
 RESULTS_DIR = Path(tempfile.gettempdir()) / "fer-video"  # our outputs; Gradio serves its own cached copies
@@ -36,7 +37,7 @@ def analyze_clip(
 ) -> tuple[str, str, str, str, dict[str, Any]]:
     """Annotated mp4, timeline PNG, CSV, JSON paths and the summary of a clip; a gr.Error saying why if it fails."""
     if not video:
-        raise gr.Error("Upload a video first (mp4, webm or mov).")
+        raise gr.Error("Upload a video first (mp4, webm or mov).", print_exception=False)
     folder = new_results_dir()
     stem = Path(video).stem[:40] or "clip"
     paths = [folder / f"{stem}{suffix}" for suffix in ("_annotated.mp4", "_timeline.png", ".csv", ".json")]
@@ -49,41 +50,71 @@ def analyze_clip(
         result = export(video, recognizer, out_video, table, frames, plot, stride=int(stride), progress=report)
     except VideoError as err:
         shutil.rmtree(folder, ignore_errors=True)
-        raise gr.Error(str(err)) from err
+        raise refuse(str(err)) from err
     return str(out_video), str(plot), str(table), str(frames), result.summary()
 
 
-def video_tab(recognizer: EmotionRecognizer) -> None:
-    """The Video tab, built inside the caller's gr.Blocks / gr.Tabs; registers the public /analyze_video endpoint."""
+def video_tab(recognizer: EmotionRecognizer, example: str | None = None) -> None:
+    """The Video tab, built inside the caller's gr.Blocks / gr.Tabs; registers the public /analyze_video endpoint.
+
+    A clip is analysed as soon as it is uploaded (or its example clicked); the button runs it again, e.g. with
+    another stride. Outputs that have nothing to show yet stay hidden (no empty boxes that look like drop zones)."""
 
     def analyze_video(video: str | None, stride: float = 1, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
-        """Annotated video (H.264 mp4), timeline plot (PNG), per-frame CSV and JSON files, and a JSON summary
-        (clip, settings, speed, each tracked face's mean probabilities) of a clip, processing every `stride`-th frame.
+        """Annotated video (H.264 mp4, with the clip's sound), timeline plot (PNG), per-frame CSV and JSON files,
+        and a JSON summary (clip, settings, speed, each tracked face's mean probabilities) of a clip, processing
+        every `stride`-th frame.
         """
         return analyze_clip(recognizer, video, stride, progress)
 
+    def analyze_upload(video: str | None, stride: float = 1, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+        """On upload: as analyze_video, and the results shown; a clip that cannot be used is taken out of the box
+        and explained."""
+        try:
+            return gr.skip(), *analyze_video(video, stride, progress), gr.Column(visible=True)
+        except gr.Error as err:
+            gr.Warning(err.message)
+            return None, None, *[gr.skip()] * 5
+
     with gr.Tab("Video"):
         gr.Markdown(
-            f"Upload a clip (mp4, webm or mov; up to {MAX_FILE_BYTES // 2**20} MB and {MAX_DURATION_S / 60:.0f} min). "
-            "Every face is tracked with a stable id; its probabilities are smoothed as in the webcam tab."
+            f"Upload a clip (mp4, webm or mov; up to {MAX_FILE_BYTES // 2**20} MB and {MAX_DURATION_S / 60:.0f} min), "
+            "or click the example: it is analysed as soon as it is uploaded. Every face is tracked with a stable id; "
+            "its probabilities are smoothed as in the webcam tab. The annotated clip keeps the sound."
         )
         with gr.Row():
             with gr.Column():
                 clip = gr.Video(label="Clip", sources=["upload"], elem_id="video-clip")
                 stride = gr.Slider(1, UI_MAX_STRIDE, value=1, step=1, label="Frame stride (analyse every N-th frame)")
-                run = gr.Button("Analyse video", variant="primary", elem_id="video-run")
+                run = gr.Button("Analyse again (e.g. with another stride)", elem_id="video-run")
             annotated = gr.Video(label="Annotated", interactive=False, elem_id="video-annotated")
-        timeline = gr.Image(label="Emotions over time, per face", type="filepath", interactive=False)
-        with gr.Row():
-            table = gr.File(label="Per-frame CSV")
-            frames = gr.File(label="Per-frame JSON")
-            summary = gr.JSON(label="Summary", elem_id="video-summary")
-        run.click(
-            analyze_video,
-            [clip, stride],
-            [annotated, timeline, table, frames, summary],
-            api_name="analyze_video",
-            concurrency_limit=VIDEO_CONCURRENCY,
-            concurrency_id="video",
-            show_progress_on=annotated,
+        with gr.Column(visible=False) as results:  # hidden until there are results: no empty boxes
+            timeline = gr.Image(  # no label badge: it would cover the plot's legend; the plot has its own titles
+                label="Emotions over time, per face",
+                show_label=False,
+                type="filepath",
+                interactive=False,
+                elem_id="timeline",
+            )
+            with gr.Row():
+                table = gr.File(label="Per-frame CSV", elem_id="video-csv")
+                frames = gr.File(label="Per-frame JSON", elem_id="video-json")
+                summary = gr.JSON(label="Summary", elem_id="video-summary")
+        outputs = [annotated, timeline, table, frames, summary]
+        events = {"concurrency_limit": VIDEO_CONCURRENCY, "concurrency_id": "video", "show_progress_on": annotated}
+        clip.upload(analyze_upload, [clip, stride], [clip, *outputs, results], api_visibility="private", **events)
+        run.click(analyze_video, [clip, stride], outputs, api_name="analyze_video", **events).success(
+            lambda: gr.Column(visible=True), None, results, api_visibility="private"
         )
+        if example is not None:
+            gr.Examples(
+                [[example]],
+                inputs=clip,
+                outputs=[clip, *outputs, results],
+                fn=analyze_upload,
+                run_on_click=True,
+                cache_examples=False,
+                api_visibility="private",
+                label="Example",
+                elem_id="video-examples",
+            )

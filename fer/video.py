@@ -1,5 +1,5 @@
-"""Emotions through a video clip: read it (PyAV), track every face, write an annotated H.264 mp4, a per-frame
-CSV / JSON and a timeline plot; `python -m fer video IN --out OUT.mp4 --csv OUT.csv`."""
+"""Emotions through a video clip: read it (PyAV), track every face, write an annotated H.264 mp4 with the clip's
+sound, a per-frame CSV / JSON and a timeline plot; `python -m fer video IN --out OUT.mp4 --csv OUT.csv`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from fer.detect import DetectorOptions, FaceDetector
 from fer.draw import COLORS
+from fer.identity import identify
 from fer.images import MIN_SIDE, check_file
 from fer.labels import EMOTIONS
 from fer.model import ModelError, default_model_id
@@ -43,6 +44,7 @@ VIDEO_DETECT_EVERY = 3
 # Output: H.264 in yuv420p with the index up front plays in every browser
 CODEC, PIX_FMT = "libx264", "yuv420p"
 CODEC_OPTIONS = {"crf": "23", "preset": "veryfast"}
+AUDIO_CODEC = "aac"  # the input's sound track, re-encoded: mp4 and every browser play AAC
 MUXER_OPTIONS = {"movflags": "+faststart"}
 MAX_PLOT_FACES = 6  # the faces seen in most frames get a panel each
 CSV_FIELDS = ("time_s", "frame", "face_id", "x1", "y1", "x2", "y2", "score", *EMOTIONS, "emotion")
@@ -67,6 +69,7 @@ class VideoInfo:
     fps: float
     duration_s: float | None
     frames: int | None  # as the container states it (mp4, mov); None when it does not say (webm)
+    audio: str | None = None  # the codec of the first sound track, if any
 
     @property
     def expected_frames(self) -> int | None:
@@ -85,6 +88,7 @@ class VideoInfo:
             "duration_s": duration,
             "frames": self.frames,
             "codec": self.codec,
+            "audio": self.audio,
         }
 
 
@@ -205,8 +209,9 @@ def _info(container: av.container.InputContainer, name: str) -> VideoInfo:
     elif container.duration:
         duration = container.duration / av.time_base
     codec = stream.codec_context.name
+    audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
     return VideoInfo(
-        name, container.format.name, codec, stream.width, stream.height, fps, duration, stream.frames or None
+        name, container.format.name, codec, stream.width, stream.height, fps, duration, stream.frames or None, audio
     )
 
 
@@ -269,12 +274,14 @@ def read_frames(
 
 
 class VideoWriter:
-    """Annotated frames to an H.264 (yuv420p, faststart) mp4 at a constant rate."""
+    """Annotated frames to an H.264 (yuv420p, faststart) mp4 at a constant rate, with the sound of `audio_from`
+    (its first sound track, re-encoded to AAC from the start) when it has one."""
 
-    def __init__(self, path: str | os.PathLike, rate: Fraction):
+    def __init__(self, path: str | os.PathLike, rate: Fraction, audio_from: str | os.PathLike | None = None):
         self.rate = rate
         self.container = av.open(str(path), "w", format="mp4", options=MUXER_OPTIONS)
         self.stream = None
+        self.audio_from, self.audio = audio_from, None
         self.count = 0
 
     def write(self, rgb: np.ndarray) -> None:
@@ -282,14 +289,37 @@ class VideoWriter:
             self.stream = self.container.add_stream(CODEC, rate=self.rate, options=CODEC_OPTIONS)
             self.stream.height, self.stream.width = rgb.shape[:2]
             self.stream.pix_fmt = PIX_FMT
+            self.audio = self._add_audio()  # every stream is added before the first packet is written
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         frame.pts = self.count
         self.container.mux(self.stream.encode(frame))
         self.count += 1
 
+    def _add_audio(self) -> av.audio.stream.AudioStream | None:
+        if self.audio_from is None:
+            return None
+        with av.open(str(self.audio_from)) as source:
+            if not source.streams.audio:
+                return None
+            sound = source.streams.audio[0].codec_context
+            return self.container.add_stream(AUDIO_CODEC, rate=sound.sample_rate, layout=sound.layout.name)
+
+    def _copy_audio(self) -> None:
+        """Decode the source's sound and encode it into the output; a damaged track ends the sound early."""
+        with av.open(str(self.audio_from)) as source:
+            try:
+                for frame in source.decode(audio=0):
+                    frame.pts = None  # the encoder counts samples from 0, as the video counts frames
+                    self.container.mux(self.audio.encode(frame))
+            except av.FFmpegError:
+                pass
+        self.container.mux(self.audio.encode(None))
+
     def close(self) -> None:
         if self.stream is not None:
             self.container.mux(self.stream.encode(None))
+        if self.audio is not None:
+            self._copy_audio()
         self.container.close()
 
 
@@ -318,9 +348,9 @@ def analyze_video(
     processor = StreamProcessor(
         recognizer, detector or video_detector(), detect_every, stale_s=None, annotate=out_video is not None
     )
-    result = VideoResult(info, recognizer.model_id, stride, detect_every)
+    result = VideoResult(info, identify(recognizer.model_id).id, stride, detect_every)
     rate = Fraction(info.fps or 25).limit_denominator(1001) / stride
-    writer = VideoWriter(out_video, rate) if out_video is not None else None
+    writer = VideoWriter(out_video, rate, audio_from=path) if out_video is not None else None
     start = time.perf_counter()
     try:
         for index, seconds, rgb in read_frames(path, info, stride):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +16,14 @@ from gradio_client.exceptions import AppError
 from live_server import REPO, LiveApp, app_env, live_app  # noqa: F401
 from PIL import Image
 
+from fer.identity import identify
+from fer.images import MAX_FILE_BYTES as IMAGE_MAX_BYTES
 from fer.labels import EMOTIONS
 
 pytestmark = pytest.mark.slow
 
 ASTRONAUT_FACE = (181, 62, 268, 172)
+CLIP_MB = 40  # a valid clip over the image limit (25 MB) and under the video limit (200 MB)
 BOX_TOLERANCE_PX = 15
 
 
@@ -43,7 +48,7 @@ def assert_probabilities(probabilities: dict[str, float]) -> None:
 def test_analyze_finds_the_astronaut(client: Client, astronaut_png: Path, random_model_id: str) -> None:
     result = client.predict(handle_file(astronaut_png), api_name="/analyze")
     assert result["image_size"] == [512, 512]
-    assert result["model"] == random_model_id
+    assert result["model"] == identify(random_model_id).id and "/" not in result["model"]  # no server path
     (face,) = result["faces"]
     assert set(face) == {"box", "score", "emotion", "probabilities"}
     assert np.allclose(face["box"], ASTRONAUT_FACE, atol=BOX_TOLERANCE_PX)
@@ -108,3 +113,41 @@ def test_unloadable_model_exits_2_with_one_line(tmp_path: Path) -> None:
     assert run.stderr.strip().count("\n") == 0, run.stderr
     assert str(tmp_path / "missing") in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_cli_json_is_the_analyze_json(client: Client, astronaut_png: Path, random_model_id: str) -> None:
+    """`python -m fer predict --json` prints exactly what /analyze answers for the same image."""
+    run = subprocess.run(
+        [sys.executable, "-m", "fer", "predict", str(astronaut_png), "--json", "--model", random_model_id],
+        cwd=REPO,
+        env=app_env(random_model_id),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == client.predict(handle_file(astronaut_png), api_name="/analyze")
+
+
+def padded_clip(path: Path, megabytes: int) -> Path:
+    """A small valid mp4 grown to `megabytes` with an mp4 'free' box at its end (players skip it)."""
+    from fer.examples import write_clip
+
+    write_clip(path)
+    size = megabytes * 2**20 - path.stat().st_size
+    with path.open("ab") as handle:
+        handle.write(struct.pack(">I4s", size, b"free") + bytes(size - 8))
+    return path
+
+
+def test_each_input_takes_the_size_it_promises(client: Client, tmp_path: Path) -> None:
+    """The Video tab promises 200 MB, the image inputs 25 MB: a 40 MB clip is analysed, a 30 MB image is refused
+    by the app with a message naming the image limit (not by the upload route)."""
+    clip = padded_clip(tmp_path / "big.mp4", CLIP_MB)
+    assert clip.stat().st_size > IMAGE_MAX_BYTES
+    *_, summary = client.predict(handle_file(clip), 3, api_name="/analyze_video")
+    assert summary["video"]["name"] == "big.mp4" and summary["frames_processed"] == 10
+    image = tmp_path / "huge.png"
+    image.write_bytes(b"\x89PNG" + bytes(IMAGE_MAX_BYTES + 2**20))
+    with pytest.raises(AppError, match=r"'huge\.png' is 26 MB; the limit is 25 MB"):
+        client.predict(handle_file(image), api_name="/analyze")

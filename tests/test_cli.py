@@ -14,6 +14,7 @@ from make_inputs import FACE_BOX, blank, bomb_png
 from PIL import Image
 
 from fer.cli import EXIT_IMAGE_FAILED, EXIT_MODEL_FAILED, main
+from fer.identity import identify
 from fer.labels import EMOTIONS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,9 +42,10 @@ def images(tmp_path_factory: pytest.TempPathFactory, astronaut: np.ndarray) -> d
     return paths
 
 
-def check_payload(payload: dict, image: Path, model_id: str, faces: int, size: int = 512) -> None:
-    assert payload["image"] == str(image)
-    assert payload["model"] == model_id and payload["image_size"] == [size, size]
+def check_payload(payload: dict, model_id: str, faces: int, size: int = 512) -> None:
+    """Exactly the /analyze JSON: the same keys, the model's public id (never a server path)."""
+    assert set(payload) == {"faces", "image_size", "model"}
+    assert payload["model"] == identify(model_id).id and payload["image_size"] == [size, size]
     assert len(payload["faces"]) == faces
     for face in payload["faces"]:
         assert set(face) == {"box", "score", "emotion", "probabilities"}
@@ -56,7 +58,7 @@ def test_json_in_a_subprocess(images: dict[str, Path], random_model_id: str) -> 
     result = run_cli("predict", str(images["astronaut"]), "--model", random_model_id, "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    check_payload(payload, images["astronaut"], random_model_id, faces=1)
+    check_payload(payload, random_model_id, faces=1)
     np.testing.assert_allclose(payload["faces"][0]["box"], FACE_BOX, atol=6)
 
 
@@ -95,14 +97,15 @@ def test_human_readable_output(images: dict[str, Path], random_model_id: str, ca
     assert out[2] == f"{images['blank']} (256x256): no faces"
 
 
-def test_several_images_give_a_json_list(
+def test_several_images_give_the_json_of_each_by_path(
     images: dict[str, Path], random_model_id: str, capsys: pytest.CaptureFixture
 ) -> None:
     argv = ["predict", str(images["astronaut"]), str(images["blank"]), "--model", random_model_id, "--json"]
     assert main(argv) == 0
-    first, second = json.loads(capsys.readouterr().out)
-    check_payload(first, images["astronaut"], random_model_id, faces=1)
-    check_payload(second, images["blank"], random_model_id, faces=0, size=256)
+    payloads = json.loads(capsys.readouterr().out)
+    assert list(payloads) == [str(images["astronaut"]), str(images["blank"])]
+    check_payload(payloads[str(images["astronaut"])], random_model_id, faces=1)
+    check_payload(payloads[str(images["blank"])], random_model_id, faces=0, size=256)
 
 
 def test_failed_image_is_left_out_of_the_json(
@@ -111,8 +114,7 @@ def test_failed_image_is_left_out_of_the_json(
     argv = ["predict", str(images["text"]), str(images["astronaut"]), "--model", random_model_id, "--json"]
     assert main(argv) == EXIT_IMAGE_FAILED
     captured = capsys.readouterr()
-    (payload,) = json.loads(captured.out)
-    assert payload["image"] == str(images["astronaut"])
+    assert list(json.loads(captured.out)) == [str(images["astronaut"])]
     assert captured.err.count("\n") == 1 and captured.err.startswith("fer: 'notes.txt'")
 
 

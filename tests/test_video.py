@@ -115,6 +115,26 @@ def test_annotated_video_plays_back(exported: tuple[VideoResult, dict], clip: Pa
     assert np.abs(frames[5].astype(int) - originals[5]).max() > 100  # the box and label are drawn
 
 
+def test_annotated_video_keeps_the_sound(recognizer: EmotionRecognizer, tmp_path: Path) -> None:
+    from fer.examples import CLIP_SECONDS, write_clip
+
+    source = write_clip(tmp_path / "with_sound.mp4")  # H.264 + an AAC tone
+    result = analyze_video(source, recognizer, tmp_path / "out.mp4", stride=2)
+    assert result.info.audio == "aac" and result.summary()["video"]["audio"] == "aac"
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        (audio,) = container.streams.audio
+        samples = sum(frame.samples for frame in container.decode(audio))
+        assert audio.codec_context.name == "aac"
+        assert samples / audio.rate == pytest.approx(CLIP_SECONDS, abs=0.1)
+
+
+def test_silent_clip_gives_a_silent_video(exported: tuple[VideoResult, dict]) -> None:
+    result, paths = exported
+    assert result.info.audio is None
+    with av.open(str(paths["mp4"])) as container:
+        assert not container.streams.audio
+
+
 def test_json_and_timeline(exported: tuple[VideoResult, dict]) -> None:
     _, paths = exported
     data = json.loads(paths["json"].read_text())
@@ -295,9 +315,10 @@ def test_annotated_video_plays_in_chromium(chromium, clip: Path, served: str) ->
     try:
         page = browser.new_page()
         page.goto(served, wait_until="load")
-        page.locator("#video-clip input[type=file]").set_input_files(str(clip))
-        page.locator("#video-run").click()
+        assert not page.locator("#video-csv").is_visible()  # no empty file box that looks like a drop zone
+        page.locator("#video-clip input[type=file]").set_input_files(str(clip))  # analysed on upload, no click
         page.locator("#video-annotated video").wait_for(timeout=BROWSER_TIMEOUT_MS)
+        page.locator("#video-csv").get_by_text(".csv").wait_for()
         state = page.evaluate(PLAYBACK)
     finally:
         browser.close()
