@@ -44,8 +44,23 @@ def draw_faces(image: np.ndarray, faces: Sequence[FacePrediction], ids: Sequence
         x1, y1, x2, y2 = face.box
         draw.rectangle((x1, y1, x2, y2), outline=color, width=width)
         text = label_text(face, None if ids is None else ids[index])
-        left, top, right, bottom = draw.textbbox((x1, y1), text, font=font)
-        top_y = y1 - (bottom - top) - 2 * width if y1 - (bottom - top) - 2 * width >= 0 else y2
-        draw.rectangle((x1, top_y, x1 + (right - left) + 2 * width, top_y + (bottom - top) + 2 * width), fill=color)
-        draw.text((x1 + width, top_y + width - (top - y1)), text, fill=(0, 0, 0), font=font)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        label_w, label_h = right - left + 2 * width, bottom - top + 2 * width
+        x, y = label_corner(face.box, (label_w, label_h), canvas.size)
+        draw.rectangle((x, y, x + label_w, y + label_h), fill=color)
+        draw.text((x + width - left, y + width - top), text, fill=(0, 0, 0), font=font)
     return np.asarray(canvas)
+
+
+def label_corner(box: Sequence[float], label: tuple[float, float], image: tuple[int, int]) -> tuple[float, float]:
+    """Top-left corner of a label (w, h) for a box in an image (w, h): above the box, else below it, else inside
+    its top; moved left or right (and down or up) so the whole label stays inside the image."""
+    (x1, y1, _, y2), (label_w, label_h), (width, height) = box, label, image
+    if y1 - label_h >= 0:
+        y = y1 - label_h
+    elif y2 + label_h <= height:
+        y = y2
+    else:
+        y = y1
+    x = min(max(x1, 0.0), width - label_w)
+    return max(0.0, x), min(max(0.0, y), max(0.0, height - label_h))
