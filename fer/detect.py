@@ -115,7 +115,9 @@ class FaceDetector:
         return faces
 
     @torch.inference_mode()
-    def refine(self, image: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> list[Face]:
+    def refine(
+        self, image: np.ndarray, boxes: list[tuple[float, float, float, float]], passes: int = REFINE_PASSES
+    ) -> list[Face]:
         """Each box moved onto the face near it by MTCNN's O-Net (its last stage), with O-Net's face score.
 
         A box from an earlier frame is checked and moved this way at the cost of one small O-Net batch; a score
@@ -126,7 +128,7 @@ class FaceDetector:
         if not len(current):
             return []
         canvas = Image.fromarray(image)
-        for _ in range(REFINE_PASSES):
+        for _ in range(passes):
             square = squared(current).astype(np.int64)  # as MTCNN crops (rerec, then integer pixels)
             crops = np.stack(
                 [

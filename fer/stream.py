@@ -11,7 +11,7 @@ import numpy as np
 from fer.detect import Face, FaceDetector
 from fer.draw import draw_faces
 from fer.recognizer import EmotionRecognizer
-from fer.scene import SceneWatch
+from fer.scene import MOTION_CHANGE, SceneWatch
 from fer.tracking import IOU_MATCH, MAX_MISSING, FaceTracker, TrackedFace, iou
 
 DETECT_EVERY = 3  # the detector runs on one frame in this many at least; the frames between follow the last boxes
@@ -27,6 +27,8 @@ class TrackingOptions:
     detect_every: int = DETECT_EVERY
     follow: bool = True  # move each box with O-Net every frame, drop it when it no longer holds a face
     keep_score: float = KEEP_SCORE
+    follow_passes: int = 1  # O-Net passes per followed box
+    motion: float = MOTION_CHANGE  # thumbnail change (fer.scene) that makes the detector run at once
     scene: bool = True  # restart the tracks on a scene cut; detect at once on a cut, on motion, after a lost face
     max_missing: int = 0  # frames a track survives without its face (followed faces are never missing by a blink)
 
@@ -107,11 +109,10 @@ class StreamProcessor:
         self.detector = detector or recognizer.detector
         self.options, self.stale_s, self.annotate = options, stale_s, annotate
         self.tracker = FaceTracker(max_missing=options.max_missing)
-        self.scene = SceneWatch()
+        self.scene = SceneWatch(motion=options.motion)
         self.meter = FpsMeter()
         self._faces: list[Face] = []
         self._since_detect = 0
-        self._lost = False
         self._shape: tuple[int, ...] | None = None
         self._last: float | None = None
 
@@ -124,7 +125,7 @@ class StreamProcessor:
         self.tracker.reset()
         self.scene.reset()
         self.meter.reset()
-        self._faces, self._since_detect, self._lost, self._shape, self._last = [], 0, False, None, None
+        self._faces, self._since_detect, self._shape, self._last = [], 0, None, None
 
     def process(self, frame: np.ndarray, now: float | None = None) -> FrameResult:
         """Detect or follow the faces of an RGB frame, classify them in one batch, track, smooth and annotate."""
@@ -133,7 +134,7 @@ class StreamProcessor:
         if self._last is not None and self.stale_s is not None and now - self._last > self.stale_s:
             self.reset()
         self._last = now
-        detect = self._shape != frame.shape or self._since_detect >= self.options.detect_every or self._lost
+        detect = self._shape != frame.shape or self._since_detect >= self.options.detect_every
         cut = False
         if self.options.scene:
             change = self.scene.update(frame)
@@ -142,10 +143,9 @@ class StreamProcessor:
             if cut:
                 self.tracker.end_tracks()
                 self._faces = []
-        self._faces = self._detect(frame) if detect else self._follow(frame, self._faces)
+        self._faces, detect = self._locate(frame, detect)
         self._shape = frame.shape
-        self._since_detect = 0 if detect else self._since_detect
-        self._since_detect += 1
+        self._since_detect = 1 if detect else self._since_detect + 1
         tracked = self.tracker.update(self.recognizer.predict_faces(frame, self._faces))
         image = frame
         if self.annotate:
@@ -154,29 +154,27 @@ class StreamProcessor:
         fps = self.meter.tick(now, latency)
         return FrameResult(image, tracked, detect, latency, fps, self.meter.mean_latency_s, cut)
 
-    def _detect(self, frame: np.ndarray) -> list[Face]:
-        """The detector's faces, plus the followed faces it missed that O-Net still sees."""
+    def _locate(self, frame: np.ndarray, detect: bool) -> tuple[list[Face], bool]:
+        """(this frame's faces, whether the detector ran): the followed faces, with the detector's when `detect`
+        or when a followed face was lost (then a face the detector misses stays if O-Net still sees it)."""
+        if not self.options.follow:
+            return (self.detector.detect(frame) if detect else self._faces), detect
+        followed = self._follow(frame, self._faces) if self._shape == frame.shape else []
+        if not detect and len(followed) == len(self._faces):
+            return followed, False
         found = self.detector.detect(frame)
-        self._lost = False
-        if not self.options.follow or self._shape != frame.shape:
-            return found
-        missed = unmatched(self._faces, found)
-        kept = [face for face in self.detector.refine(frame, [f.box for f in missed]) if self._holds_face(face)]
-        return found + unmatched(kept, found)
+        return found + unmatched(followed, found), True
 
     def _follow(self, frame: np.ndarray, faces: list[Face]) -> list[Face]:
-        """The faces moved by O-Net, without those that no longer hold a face (then the next frame detects)."""
-        if not self.options.follow:
-            return faces
+        """The faces moved by O-Net, without those that no longer hold a face."""
         kept: list[Face] = []
-        for face in self.detector.refine(frame, [f.box for f in faces]):
-            if self._holds_face(face) and unmatched([face], kept):  # two boxes that moved onto one face: one stays
+        for face in self.detector.refine(frame, [f.box for f in faces], self.options.follow_passes):
+            if self._holds_face(face, frame.shape) and unmatched([face], kept):  # two boxes on one face: one stays
                 kept.append(face)
-        self._lost = len(kept) < len(faces)
         return kept
 
-    def _holds_face(self, face: Face) -> bool:
-        height, width = self._shape[:2]
+    def _holds_face(self, face: Face, shape: tuple[int, ...]) -> bool:
+        height, width = shape[:2]
         x1, y1, x2, y2 = face.box
         inside = min(x2, width) - max(x1, 0.0) > 0 and min(y2, height) - max(y1, 0.0) > 0
         return inside and face.score >= self.options.keep_score

@@ -64,12 +64,12 @@ def test_a_face_that_disappears_loses_its_box(
     stream = StreamProcessor(recognizer, detector, detect_every=9, stale_s=None)
     assert len(stream.process(scene(astronaut, 200)).faces) == 1
     assert stream.process(empty).faces == []
-    # without the scene watch (which sees the change and runs the detector), the follow step alone drops the box
+    # without the scene watch (which sees the change), O-Net's check drops the box and the detector looks again
     follow_only = StreamProcessor(recognizer, detector, 9, None, options=TrackingOptions(scene=False))
     assert len(follow_only.process(scene(astronaut, 200)).faces) == 1
     gone = follow_only.process(empty)
-    assert not gone.detected and gone.faces == []
-    assert follow_only.process(empty).detected  # a face was lost: look again at once
+    assert gone.detected and gone.faces == []
+    assert not follow_only.process(empty).detected  # nothing to follow, nothing lost: no detector run
     frozen = StreamProcessor(recognizer, detector, detect_every=9, stale_s=None, options=FROZEN)
     frozen.process(scene(astronaut, 200))
     assert len(frozen.process(empty).faces) == 1  # the old path kept a box on the empty background
