@@ -14,7 +14,7 @@ THUMB_SIZE = (32, 18)  # (w, h): coarse enough to ignore noise and compression, 
 # a jump from the change before it.
 CUT_CHANGE = 18.0
 CUT_JUMP = 2.0
-MOTION_CHANGE = 6.0  # a change this large (p75 of the Hamilton clip's frame-to-frame changes) counts as motion
+MOTION_CHANGE = 6.0  # counts as motion (Hamilton clip, frames 1 apart: median change 3.4, p90 8.5)
 
 
 @dataclass
