@@ -15,6 +15,8 @@ THUMB_SIZE = (32, 18)  # (w, h): coarse enough to ignore noise and compression, 
 CUT_CHANGE = 18.0
 CUT_JUMP = 2.0
 MOTION_CHANGE = 6.0  # counts as motion (Hamilton clip, frames 1 apart: median change 3.4, p90 8.5)
+GRID = (8, 6)  # (columns, rows) of regions whose changes are told apart: a face entering changes one or two
+NEW_FACE_CHANGE = 20.0  # a region away from every followed face changing this much may be a new face
 
 
 @dataclass
@@ -24,6 +26,21 @@ class SceneChange:
     change: float
     cut: bool
     motion: bool
+    regions: np.ndarray | None = None  # GRID rows x columns of mean changes (None for a first frame)
+
+    def changed_outside(self, boxes: list[tuple[float, ...]], shape: tuple[int, ...], threshold: float) -> bool:
+        """Whether a region not touching any of `boxes` (x1, y1, x2, y2 in a frame of `shape`, with a margin of
+        one region) changed by `threshold` or more: something appeared or moved where no face is followed."""
+        if self.regions is None:
+            return True
+        rows, columns = self.regions.shape
+        height, width = shape[:2]
+        away = np.ones_like(self.regions, dtype=bool)
+        for x1, y1, x2, y2 in boxes:
+            left, right = int(x1 / width * columns) - 1, int(np.ceil(x2 / width * columns)) + 1
+            top, bottom = int(y1 / height * rows) - 1, int(np.ceil(y2 / height * rows)) + 1
+            away[max(top, 0) : max(bottom, 0), max(left, 0) : max(right, 0)] = False
+        return bool((self.regions[away] >= threshold).any())
 
 
 def thumbnail(frame: np.ndarray) -> np.ndarray:
@@ -45,10 +62,13 @@ class SceneWatch:
         if previous is None or previous.shape != thumb.shape:
             self._change = 0.0
             return SceneChange(float("inf"), True, True)
-        change = float(np.abs(thumb - previous).mean())
+        difference = np.abs(thumb - previous)
+        change = float(difference.mean())
         cut = change >= self.cut_change and change >= self.cut_jump * self._change
         self._change = change
-        return SceneChange(change, cut, change >= self.motion)
+        columns, rows = GRID
+        regions = difference.reshape(rows, THUMB_SIZE[1] // rows, columns, THUMB_SIZE[0] // columns).mean(axis=(1, 3))
+        return SceneChange(change, cut, change >= self.motion, regions)
 
     def reset(self) -> None:
         self._thumb, self._change = None, 0.0

@@ -11,7 +11,7 @@ import numpy as np
 from fer.detect import Face, FaceDetector
 from fer.draw import draw_faces
 from fer.recognizer import EmotionRecognizer
-from fer.scene import MOTION_CHANGE, SceneWatch
+from fer.scene import MOTION_CHANGE, NEW_FACE_CHANGE, SceneWatch
 from fer.tracking import IOU_MATCH, MAX_MISSING, FaceTracker, TrackedFace, iou
 
 DETECT_EVERY = 3  # the detector runs on one frame in this many at least; the frames between follow the last boxes
@@ -29,6 +29,7 @@ class TrackingOptions:
     keep_score: float = KEEP_SCORE
     follow_passes: int = 1  # O-Net passes per followed box
     motion: float = MOTION_CHANGE  # thumbnail change (fer.scene) that makes the detector run at once
+    new_face: float = NEW_FACE_CHANGE  # change of a thumbnail region away from the followed faces: detect at once
     scene: bool = True  # restart the tracks on a scene cut; detect at once on a cut, on motion, after a lost face
     max_missing: int = 0  # frames a track survives without its face (followed faces are never missing by a blink)
 
@@ -85,9 +86,10 @@ class StreamProcessor:
     """`StreamProcessor(recognizer).process(frame)` -> FrameResult; one instance per stream (it holds the tracks).
 
     The detector runs every `detect_every`-th frame, on a new frame size, and (with `scene`) at once on a scene
-    cut, on motion, or after a followed face was lost. In between, each face's box is moved onto the face by
-    MTCNN's O-Net and dropped when O-Net no longer sees a face there (`follow`). On a detector frame, a followed
-    face the detector missed stays if O-Net still sees it. A cut restarts the tracks (new ids). Every frame's
+    cut, on motion, on a change away from the followed faces (a face may have entered), or after a followed face
+    was lost. In between, each face's box is moved onto the face by MTCNN's O-Net and dropped when O-Net no longer
+    sees a face there (`follow`). On a detector frame, a followed face the detector missed stays if O-Net still
+    sees it. A cut restarts the tracks (new ids). Every frame's
     faces are classified in one batch; probabilities are smoothed per tracked face (fer.tracking).
     """
 
@@ -139,7 +141,8 @@ class StreamProcessor:
         if self.options.scene:
             change = self.scene.update(frame)
             cut = change.cut and self._shape == frame.shape
-            detect = detect or change.cut or change.motion
+            entered = change.changed_outside([face.box for face in self._faces], frame.shape, self.options.new_face)
+            detect = detect or change.cut or change.motion or entered
             if cut:
                 self.tracker.end_tracks()
                 self._faces = []

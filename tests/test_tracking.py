@@ -3,6 +3,8 @@ disappears, a scene cut, a face at the edge; and the tracking benchmark's scorin
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -88,6 +90,25 @@ def test_a_cut_restarts_the_tracks(
     frozen = StreamProcessor(recognizer, detector, detect_every=3, stale_s=None, options=FROZEN)
     carried = [frozen.process(frame) for frame in [first] * 3 + [second]]
     assert carried[-1].faces[0].id == 1  # the old path gave the new shot's face the old face's id
+
+
+def test_a_new_face_makes_the_detector_run_at_once(
+    recognizer: EmotionRecognizer, detector: FaceDetector, astronaut: np.ndarray
+) -> None:
+    alone = scene(astronaut, 20)
+    joined = alone.copy()
+    joined[120:330, 420:620] = alone[120:330, 20:220]  # a second face enters where no face is followed
+    steady = TrackingOptions(motion=float("inf"))  # not the whole frame's motion: the change away from the faces
+    for options, sees_it in ((steady, True), (replace(steady, new_face=float("inf")), False)):
+        stream = StreamProcessor(recognizer, detector, detect_every=9, stale_s=None, options=options)
+        results = [stream.process(frame) for frame in (alone, alone, joined)]
+        assert [r.detected for r in results] == [True, False, sees_it]
+        assert len(results[-1].faces) == (2 if sees_it else 1)
+    watch = SceneWatch()
+    watch.update(alone)
+    change = watch.update(joined)
+    assert change.changed_outside([(20, 120, 220, 330)], alone.shape, 20.0)
+    assert not change.changed_outside([(20, 120, 220, 330), (420, 120, 620, 330)], alone.shape, 20.0)
 
 
 def test_scene_watch_tells_a_cut_from_motion(astronaut: np.ndarray) -> None:
