@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_MODEL_ERROR
-    from fer.ui import build_demo  # gradio is imported only once the model has loaded: a bad id fails sooner
+    from fer.ui.blocks import build_demo  # gradio is imported only once the model has loaded: a bad id fails sooner
 
     build_demo(recognizer).launch(
         server_name=args.host,

@@ -131,7 +131,7 @@ def test_cli_json_is_the_analyze_json(client: Client, astronaut_png: Path, rando
 
 def padded_clip(path: Path, megabytes: int) -> Path:
     """A small valid mp4 grown to `megabytes` with an mp4 'free' box at its end (players skip it)."""
-    from fer.examples import write_clip
+    from fer.ui.examples import write_clip
 
     write_clip(path)
     size = megabytes * 2**20 - path.stat().st_size

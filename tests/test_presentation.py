@@ -11,10 +11,10 @@ from PIL import Image
 
 from fer.cli import build_parser
 from fer.draw import label_text, place_labels
-from fer.examples import example_files
 from fer.labels import EMOTIONS
 from fer.recognizer import FacePrediction
-from fer.ui import faces_table
+from fer.ui.blocks import faces_table
+from fer.ui.examples import example_files
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -116,7 +116,7 @@ def test_annotated_video_plays_back(exported: tuple[VideoResult, dict], clip: Pa
 
 
 def test_annotated_video_keeps_the_sound(recognizer: EmotionRecognizer, tmp_path: Path) -> None:
-    from fer.examples import CLIP_SECONDS, write_clip
+    from fer.ui.examples import CLIP_SECONDS, write_clip
 
     source = write_clip(tmp_path / "with_sound.mp4")  # H.264 + an AAC tone
     result = analyze_video(source, recognizer, tmp_path / "out.mp4", stride=2)
@@ -278,7 +278,7 @@ def served(recognizer: EmotionRecognizer) -> Iterator[str]:
     """A Blocks app with only the Video tab, served in this process; its URL."""
     import gradio as gr
 
-    from fer.ui_video import video_tab
+    from fer.ui.video_tab import video_tab
 
     with gr.Blocks() as demo, gr.Tabs():
         video_tab(recognizer)

@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 
 from fer.recognizer import EmotionRecognizer
-from fer.ui_errors import refuse
+from fer.ui.errors import refuse
 from fer.video import MAX_DURATION_S, MAX_FILE_BYTES, VideoError, export
 
 RESULTS_DIR = Path(tempfile.gettempdir()) / "fer-video"  # our outputs; Gradio serves its own cached copies

@@ -9,15 +9,15 @@ import numpy as np
 
 from fer.detect import WEBCAM_OPTIONS, FaceDetector
 from fer.draw import draw_faces, label_text, percent
-from fer.examples import example_files
 from fer.identity import ModelIdentity, card_text, identify
 from fer.images import MAX_FILE_BYTES, ImageError, load_rgb
-from fer.live_frames import frame_file, remove_stale
 from fer.recognizer import EmotionRecognizer, FacePrediction
 from fer.schema import predictions_payload
 from fer.stream import StreamProcessor
-from fer.ui_errors import refuse
-from fer.ui_video import video_tab
+from fer.ui.errors import refuse
+from fer.ui.examples import example_files
+from fer.ui.live_frames import frame_file, remove_stale
+from fer.ui.video_tab import video_tab
 
 # Queue: every event but the webcam stream shares DEFAULT_CONCURRENCY workers (one CPU-bound forward pass each;
 # more than the cores only adds latency); up to QUEUE_MAX_SIZE requests wait, later ones are told the queue is full.
@@ -80,7 +80,7 @@ def stream_frame(
 ) -> tuple:
     """Webcam tab, per frame: detect, classify, smooth per tracked face, annotate; frames/s measured.
 
-    The annotated frame goes out as a file written atomically (fer/live_frames.py says why)."""
+    The annotated frame goes out as a file written atomically (fer/ui/live_frames.py says why)."""
     if stream is None:
         remove_stale()
         stream = StreamProcessor(recognizer, detector)
@@ -165,7 +165,7 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
                     )
                     live = gr.Image(label="Live", format="jpeg", interactive=False, elem_id="live")
                 stats = gr.Markdown("Press record to start; frames/s appear here.", elem_id="stream-stats")
-            video_tab(recognizer, examples["clip"])  # fer/ui_video.py: the Video tab and /analyze_video
+            video_tab(recognizer, examples["clip"])  # fer/ui/video_tab.py: the Video tab and /analyze_video
             with gr.Tab("API"):
                 gr.Markdown(
                     f"The endpoints `gradio_client` calls; try them here (images up to {MAX_FILE_BYTES // 2**20} MB)."
