@@ -532,7 +532,7 @@ def check_outputs(args: argparse.Namespace) -> None:
 def run_video_command(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from fer.cli import EXIT_IMAGE_FAILED, EXIT_MODEL_FAILED, EXIT_OK, fail
+    from fer.cli.common import EXIT_INPUT_FAILED, EXIT_MODEL_FAILED, EXIT_OK, fail
 
     try:
         check_outputs(args)
@@ -540,7 +540,7 @@ def run_video_command(args: argparse.Namespace) -> int:
         recognizer = EmotionRecognizer.from_pretrained(args.model)
     except VideoError as err:
         fail(err)
-        return EXIT_IMAGE_FAILED
+        return EXIT_INPUT_FAILED
     except ModelError as err:
         fail(err)
         return EXIT_MODEL_FAILED
@@ -565,7 +565,7 @@ def run_video_command(args: argparse.Namespace) -> int:
         except VideoError as err:
             bar.close()
             fail(err)
-            return EXIT_IMAGE_FAILED
+            return EXIT_INPUT_FAILED
     print(describe(result))
     for option in ("out", "csv", "json", "plot"):
         if getattr(args, option) is not None:

@@ -20,7 +20,7 @@ from live_server import LiveApp, live_app  # noqa: F401
 from make_inputs import BAD_CASES, FACE_BOX, GOOD_CASES, Case, blank, crowd
 from PIL import Image
 
-from fer.cli import EXIT_IMAGE_FAILED
+from fer.cli.common import EXIT_INPUT_FAILED
 from fer.images import ImageError
 from fer.recognizer import EmotionRecognizer
 from fer.video import MAX_FILE_BYTES as VIDEO_MAX_BYTES
@@ -92,7 +92,7 @@ def test_cli_all_inputs_in_one_call(inputs: dict[str, Path], random_model_id: st
         text=True,
         timeout=600,
     )
-    assert result.returncode == EXIT_IMAGE_FAILED
+    assert result.returncode == EXIT_INPUT_FAILED
     assert "Traceback" not in result.stderr
     errors = result.stderr.strip().splitlines()
     assert len(errors) == len(BAD_CASES), result.stderr

@@ -9,7 +9,7 @@ import av
 import pytest
 from PIL import Image
 
-from fer.cli import build_parser
+from fer.cli.main import build_parser
 from fer.draw import label_text, place_labels
 from fer.labels import EMOTIONS
 from fer.recognizer import FacePrediction

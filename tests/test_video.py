@@ -17,7 +17,8 @@ from live_server import CHROMIUM, chromium  # noqa: F401
 from PIL import Image
 
 from fer import video
-from fer.cli import EXIT_IMAGE_FAILED, main
+from fer.cli.common import EXIT_INPUT_FAILED
+from fer.cli.main import main
 from fer.labels import EMOTIONS
 from fer.recognizer import EmotionRecognizer
 from fer.video import CSV_FIELDS, VideoError, VideoResult, analyze_video, export
@@ -257,7 +258,7 @@ def test_cli_error_is_one_line(tmp_path: Path, random_model_id: str, capsys) -> 
     text.write_text("not a video\n")
     code = main(["video", str(text), "--out", str(tmp_path / "o.mp4"), "--model", random_model_id])
     err = capsys.readouterr().err.strip()
-    assert code == EXIT_IMAGE_FAILED and len(err.splitlines()) == 1 and "notes.txt" in err
+    assert code == EXIT_INPUT_FAILED and len(err.splitlines()) == 1 and "notes.txt" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
