@@ -20,6 +20,15 @@ def fail(message: object) -> None:
     print(f"{PROG}: {' '.join(str(message).split())}", file=sys.stderr)
 
 
+def run(args: argparse.Namespace) -> int:
+    """Call the parsed subcommand's `func`; Ctrl-C is one line and exit code 130 (every command line)."""
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        fail("interrupted")
+        return EXIT_INTERRUPTED
+
+
 def add_model_option(parser: argparse.ArgumentParser, default: str | None = None, extra: str = "") -> None:
     """`--model ID`: a timm model id (hf-hub:org/name or local-dir:PATH); None means $FER_MODEL or the bundled one."""
     parser.add_argument(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from fer.cli.common import EXIT_INTERRUPTED, PROG, fail
+from fer.cli.common import PROG, run
 from fer.cli.predict import add_predict_command
 from fer.video import add_video_command
 
@@ -16,15 +16,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_predict_command(subparsers)
     add_video_command(subparsers)
     return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    """Call the parsed subcommand; Ctrl-C is one line and exit code 130 (shared by every command line)."""
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        fail("interrupted")
-        return EXIT_INTERRUPTED
 
 
 def main(argv: Sequence[str] | None = None) -> int:

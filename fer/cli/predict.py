@@ -58,7 +58,7 @@ def predict(args: argparse.Namespace) -> int:
             fail(err)
             failed += 1
             continue
-        predictions = recognizer.predict(rgb)
+        predictions = recognizer.predict_rgb(rgb)
         payload = predictions_payload(predictions, (rgb.shape[1], rgb.shape[0]), model)
         payloads[str(path)] = payload
         if args.annotate:
