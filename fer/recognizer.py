@@ -10,7 +10,7 @@ import torch
 
 from fer.detect import DetectorOptions, Face, FaceDetector
 from fer.images import ImageInput, load_rgb
-from fer.labels import EMOTIONS
+from fer.labels import EMOTIONS, emotion_order
 from fer.model import ModelInfo, load_classifier
 from fer.preprocess import faces_batch
 
@@ -43,7 +43,7 @@ class EmotionRecognizer:
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.info, self.detector = info, detector
         # the model's outputs in EMOTIONS order, whatever order its config lists them in
-        self._order = torch.tensor([info.label_names.index(name) for name in EMOTIONS])
+        self._order = torch.tensor(emotion_order(info.label_names))
 
     @classmethod
     def from_pretrained(
@@ -87,5 +87,8 @@ class EmotionRecognizer:
 
     def predict(self, image: ImageInput) -> list[FacePrediction]:
         """Every face of an image (path, bytes, PIL, array), biggest first; no face gives []."""
-        rgb = load_rgb(image)
+        return self.predict_rgb(load_rgb(image))
+
+    def predict_rgb(self, rgb: np.ndarray) -> list[FacePrediction]:
+        """`predict` for an RGB uint8 array that `load_rgb` returned (checked and decoded once, not again)."""
         return self.predict_faces(rgb, self.detector.detect(rgb))

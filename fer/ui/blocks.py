@@ -10,7 +10,7 @@ import numpy as np
 from fer.detect import WEBCAM_OPTIONS, FaceDetector
 from fer.draw import draw_faces, label_text, percent
 from fer.identity import ModelIdentity, card_text, identify
-from fer.images import MAX_FILE_BYTES, ImageError, load_rgb
+from fer.images import MAX_IMAGE_BYTES, ImageError, load_rgb
 from fer.recognizer import EmotionRecognizer, FacePrediction
 from fer.schema import predictions_payload
 from fer.stream import StreamProcessor
@@ -67,7 +67,7 @@ def analyze_upload(recognizer: EmotionRecognizer, payload: dict[str, Any] | None
     except gr.Error as err:
         gr.Warning(err.message)
         return None, None, None, None
-    faces = recognizer.predict(rgb)
+    faces = recognizer.predict_rgb(rgb)
     if not faces:
         gr.Info(NO_FACE)
         return gr.skip(), rgb, None, []
@@ -113,7 +113,7 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
         """Every face of an image: box [x1, y1, x2, y2] in the input's pixels, score, emotion, 7 probabilities."""
         rgb = read_upload(image)
         height, width = rgb.shape[:2]
-        return predictions_payload(recognizer.predict(rgb), (width, height), identity.id)
+        return predictions_payload(recognizer.predict_rgb(rgb), (width, height), identity.id)
 
     def classify_face(face: dict[str, Any]) -> dict[str, float]:
         """The 7 emotion probabilities of an image that is already a cropped face."""
@@ -127,7 +127,7 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Upload"):
                 gr.Markdown(
-                    f"Drop, paste or pick a photo ({IMAGE_TYPES}, up to {MAX_FILE_BYTES // 2**20} MB), or click an "
+                    f"Drop, paste or pick a photo ({IMAGE_TYPES}, up to {MAX_IMAGE_BYTES // 2**20} MB), or click an "
                     "example: the faces appear as soon as it is uploaded."
                 )
                 with gr.Row():
@@ -168,7 +168,7 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
             video_tab(recognizer, examples["clip"])  # fer/ui/video_tab.py: the Video tab and /analyze_video
             with gr.Tab("API"):
                 gr.Markdown(
-                    f"The endpoints `gradio_client` calls; try them here (images up to {MAX_FILE_BYTES // 2**20} MB)."
+                    f"The endpoints `gradio_client` calls; try them here (images up to {MAX_IMAGE_BYTES // 2**20} MB)."
                 )
                 with gr.Row():
                     with gr.Column():
