@@ -27,7 +27,7 @@ from fer.training.release import export_run
 from fer.training.trainer import LAST, Trainer
 from tests.synthetic import make_dataset
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FAST = dict(epochs=3, batch_size=16, lr=0.05, warmup_epochs=0.5, ema_decay=0.0, amp=False)
 
 

@@ -25,7 +25,7 @@ from fer.images import ImageError
 from fer.recognizer import EmotionRecognizer
 from fer.video import MAX_FILE_BYTES as VIDEO_MAX_BYTES
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CROWD_FACES = 36
 MIN_CROWD_FOUND = 30
 BOX_TOLERANCE_PX = 8
@@ -152,7 +152,7 @@ def test_app_keeps_serving_after_every_bad_input(live_app: LiveApp, inputs: dict
 @pytest.mark.slow
 def test_upload_size_is_limited(live_app: LiveApp, tmp_path: Path) -> None:  # noqa: F811
     """The upload route takes up to the largest limit an input promises (the Video tab's); images are held to
-    their own, smaller limit by the app (tests/test_app_live.py)."""
+    their own, smaller limit by the app (tests/ui/test_app_live.py)."""
     too_big = tmp_path / "big.mp4"
     with too_big.open("wb") as handle:
         handle.truncate(VIDEO_MAX_BYTES + 1024)  # sparse: no disk used

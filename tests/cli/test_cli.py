@@ -18,7 +18,7 @@ from fer.cli.main import main
 from fer.identity import identify
 from fer.labels import EMOTIONS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

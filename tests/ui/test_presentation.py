@@ -16,7 +16,7 @@ from fer.recognizer import FacePrediction
 from fer.ui.blocks import faces_table
 from fer.ui.examples import example_files
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def prediction(box: tuple[float, float, float, float], emotion: str = "happy", p: float = 0.758) -> FacePrediction:
