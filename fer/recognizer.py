@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from fer.detect import DetectorOptions, Face, FaceDetector
+from fer.detect import DetectorOptions, FaceDetector
+from fer.faces import Face, FacePrediction
 from fer.images import ImageInput, load_rgb
 from fer.labels import EMOTIONS, emotion_order
 from fer.model import ModelInfo, load_classifier
 from fer.preprocess import faces_batch
-
-
-@dataclass
-class FacePrediction:
-    """One face: where it is, how sure the detector is, and the 7 emotion probabilities."""
-
-    box: tuple[float, float, float, float]
-    score: float
-    landmarks: list[tuple[float, float]] | None
-    emotion: str
-    probabilities: dict[str, float]
-
-    def to_dict(self, digits: int = 4) -> dict:
-        data = asdict(self)
-        data["box"] = [round(v, 1) for v in self.box]
-        data["score"] = round(self.score, digits)
-        data["probabilities"] = {k: round(v, digits) for k, v in self.probabilities.items()}
-        if self.landmarks is not None:
-            data["landmarks"] = [[round(x, 1), round(y, 1)] for x, y in self.landmarks]
-        return data
 
 
 class EmotionRecognizer:

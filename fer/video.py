@@ -21,6 +21,7 @@ import numpy as np
 
 from fer.detect import DetectorOptions, FaceDetector
 from fer.draw import COLORS
+from fer.faces import DIGITS, face_json
 from fer.identity import identify
 from fer.images import MIN_SIDE, check_file
 from fer.labels import EMOTIONS
@@ -48,7 +49,6 @@ AUDIO_CODEC = "aac"  # the input's sound track, re-encoded: mp4 and every browse
 MUXER_OPTIONS = {"movflags": "+faststart"}
 MAX_PLOT_FACES = 6  # the faces seen in most frames get a panel each
 CSV_FIELDS = ("time_s", "frame", "face_id", "x1", "y1", "x2", "y2", "score", *EMOTIONS, "emotion")
-DIGITS = 4
 
 Progress = Callable[[int, int | None], None]  # (frames read, total frames if known)
 
@@ -173,19 +173,11 @@ class VideoResult:
         }
 
     def to_json(self) -> dict:
-        """The summary plus every processed frame with its faces (box, score, emotion, probabilities)."""
+        """The summary plus every processed frame with its faces: {id, **the one face JSON} (fer/faces.py)."""
         by_frame: dict[int, list[dict]] = {}
         for row in self.rows:
-            data = row.csv_row()
-            by_frame.setdefault(row.frame, []).append(
-                {
-                    "id": row.face_id,
-                    "box": [data[k] for k in ("x1", "y1", "x2", "y2")],
-                    "score": data["score"],
-                    "emotion": row.emotion,
-                    "probabilities": {n: data[n] for n in EMOTIONS},
-                }
-            )
+            face = face_json(row.box, row.score, row.emotion, {n: row.probabilities[n] for n in EMOTIONS})
+            by_frame.setdefault(row.frame, []).append({"id": row.face_id, **face})
         frames = [{"frame": index, "time_s": round(t, 3), "faces": by_frame.get(index, [])} for index, t in self.frames]
         return {**self.summary(), "frames": frames}
 

@@ -9,9 +9,10 @@ import numpy as np
 
 from fer.detect import WEBCAM_OPTIONS, FaceDetector
 from fer.draw import draw_faces, label_text, percent
+from fer.faces import FacePrediction
 from fer.identity import ModelIdentity, card_text, identify
 from fer.images import MAX_IMAGE_BYTES, ImageError, load_rgb
-from fer.recognizer import EmotionRecognizer, FacePrediction
+from fer.recognizer import EmotionRecognizer
 from fer.schema import predictions_payload
 from fer.stream import StreamProcessor
 from fer.ui.errors import refuse

@@ -11,8 +11,8 @@ from PIL import Image
 
 from fer.cli.main import build_parser
 from fer.draw import label_text, place_labels
+from fer.faces import FacePrediction
 from fer.labels import EMOTIONS
-from fer.recognizer import FacePrediction
 from fer.ui.blocks import faces_table
 from fer.ui.examples import example_files
 
@@ -22,7 +22,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def prediction(box: tuple[float, float, float, float], emotion: str = "happy", p: float = 0.758) -> FacePrediction:
     rest = (1 - p) / (len(EMOTIONS) - 1)
     probabilities = {name: p if name == emotion else rest for name in EMOTIONS}
-    return FacePrediction(box, 0.99, None, emotion, probabilities)
+    return FacePrediction(box, 0.99, emotion=emotion, probabilities=probabilities)
 
 
 def overlap(a: tuple, b: tuple) -> float:

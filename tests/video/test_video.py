@@ -19,8 +19,10 @@ from PIL import Image
 from fer import video
 from fer.cli.common import EXIT_INPUT_FAILED
 from fer.cli.main import main
+from fer.faces import FacePrediction
 from fer.labels import EMOTIONS
 from fer.recognizer import EmotionRecognizer
+from fer.schema import predictions_payload
 from fer.video import CSV_FIELDS, VideoError, VideoResult, analyze_video, export
 
 CLIP_FRAMES = 20
@@ -145,6 +147,16 @@ def test_json_and_timeline(exported: tuple[VideoResult, dict]) -> None:
     assert set(data["frames"][0]["faces"][0]) == {"id", "box", "score", "emotion", "probabilities"}
     with Image.open(paths["png"]) as plot:
         assert plot.format == "PNG" and plot.width > 500
+
+
+def test_a_video_face_is_the_analyze_face_plus_its_id(exported: tuple[VideoResult, dict]) -> None:
+    """One JSON shape for a face: /analyze, `fer predict --json` and each face of a video frame (with its id)."""
+    result, paths = exported
+    frames = json.loads(paths["json"].read_text())["frames"]
+    row = result.rows[-1]
+    (face,) = [f for frame in frames if frame["frame"] == row.frame for f in frame["faces"] if f["id"] == row.face_id]
+    prediction = FacePrediction(row.box, row.score, emotion=row.emotion, probabilities=row.probabilities)
+    assert {"id": row.face_id, **predictions_payload([prediction], (1, 1), "m")["faces"][0]} == face
 
 
 def test_stride_processes_every_nth_frame(clip: Path, recognizer: EmotionRecognizer, tmp_path: Path) -> None:
