@@ -37,6 +37,7 @@ ONE_FACE_PHOTO = "single_face/face_recognition_obama.jpg"
 SIX_FACE_PHOTO = "multi_face/facenet_pytorch_multiface.jpg"
 MULTI_FACE_DIR = "multi_face"
 ASTRONAUT_HEAD = (110, 0, 350, 260)  # head and shoulders of skimage's astronaut, tiled 3x2 for the 6-face frame
+CACHE_DIR = Path.home() / ".cache" / "fer" / "tracking"
 RANDOM_MODEL = "random"  # an untrained ResNet18: the same speed as the trained one, for timing before training
 
 
@@ -193,7 +194,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--detect-every", type=int, default=DETECT_EVERY, help="fast path: run the detector every N")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--media", type=Path, default=MEDIA_DIR, help="face_media folder (photos of real faces)")
+    parser.add_argument(
+        "--tracking",
+        action="store_true",
+        help="instead: tracking through the clips in MEDIA/video (fer.bench_tracking)",
+    )
+    parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="--tracking: where reference detections are kept")
     return parser
+
+
+def tracking(recognizer: EmotionRecognizer, args: argparse.Namespace) -> int:
+    """Print the tracking table (fer.bench_tracking): current path and new path on each clip at stride 1 and 3."""
+    from fer.bench_tracking import HEADERS, tracking_rows
+
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"model {recognizer.model_id}; torch threads {torch.get_num_threads()}, load average {load}")
+    scores, notes = tracking_rows(recognizer, args.media / "video", args.cache)
+    print("\n".join(notes) + "\n")
+    print(table(HEADERS, [score.row() for score in scores]))
+    return 0 if scores else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelError as err:
         print(f"fer.bench: {err} (or pass --model {RANDOM_MODEL} to time an untrained model)", file=sys.stderr)
         return 2
+    if args.tracking:
+        return tracking(recognizer, args)
     one, six, source = bench_frames(args.media)
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"model {recognizer.model_id}; frames {FRAME_SIZE[0]}x{FRAME_SIZE[1]} from {source}")

@@ -82,5 +82,10 @@ class FaceTracker:
         self.tracks = [t for t in self.tracks if t.missing <= self.max_missing]
         return result
 
+    def end_tracks(self) -> None:
+        """Forget every face (a scene cut): the faces that follow get new ids."""
+        self.tracks = []
+
     def reset(self) -> None:
+        """Forget every face and start the ids again from 1 (a new stream)."""
         self.tracks, self._next_id = [], 1

@@ -60,3 +60,13 @@ def test_a_pause_starts_a_new_stream(recognizer: EmotionRecognizer, astronaut: n
 def test_detect_every_must_be_positive(recognizer: EmotionRecognizer) -> None:
     with pytest.raises(ValueError, match="detect_every"):
         StreamProcessor(recognizer, detect_every=0)
+
+
+def test_status_line_gives_the_real_time_per_frame_without_a_face(recognizer: EmotionRecognizer) -> None:
+    from fer.ui import stream_frame
+
+    blank, stream = np.full((480, 640, 3), 90, np.uint8), None
+    for _ in range(4):  # the detector runs on the first frame only; the others cost next to nothing
+        _, stats, stream = stream_frame(recognizer, recognizer.detector, blank, stream)
+    mean_ms = stream.meter.mean_latency_s * 1000
+    assert mean_ms > 1.0 and f"{mean_ms:.1f} ms per frame" in stats and "no face" in stats

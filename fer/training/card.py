@@ -51,6 +51,11 @@ def run_row(figures: dict) -> dict:
         f"{'soft labels' if s.get('soft_labels') else 'hard labels'}, balance {s['balance']}, "
         f"EMA {s['ema_decay'] or 'off'}, select {s['select']}, tau {figures['prior_tau']:.2f}"
     )
+    if s.get("mix"):
+        summary += (
+            f", T {figures.get('temperature', 1.0):.2f}, mix {' '.join(s['mix'])}, {s.get('epoch_size')} images/epoch, "
+            f"low-res {s.get('low_res')}"
+        )
     test = figures.get("test") or {}
     uncorrected = figures.get("test_uncorrected") or {}
     sets = ", ".join(
