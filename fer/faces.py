@@ -19,10 +19,11 @@ class Face:
 
 @dataclass
 class FacePrediction(Face):
-    """A detected face with its emotion and the 7 emotion probabilities."""
+    """A detected face with its emotion and the 7 emotion probabilities (positional order as before: box, score,
+    landmarks, emotion, probabilities; the defaults only follow from Face's optional landmarks)."""
 
-    emotion: str = field(kw_only=True)
-    probabilities: dict[str, float] = field(kw_only=True)
+    emotion: str = ""
+    probabilities: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self, digits: int = DIGITS) -> dict:
         """Every field (landmarks too), rounded, JSON-ready."""

@@ -14,13 +14,13 @@ from fer.cli.common import EXIT_MODEL_FAILED, EXIT_OK, add_model_option, fail
 from fer.images import MAX_IMAGE_BYTES
 from fer.model import ModelError, default_model_id
 from fer.recognizer import EmotionRecognizer
-from fer.video import MAX_FILE_BYTES as VIDEO_MAX_BYTES
+from fer.video.io import MAX_VIDEO_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 # Gradio has one upload limit for every input: the largest one promised (a clip). Images are held to their own,
 # smaller limit by fer.images, with a message saying so.
-MAX_UPLOAD_BYTES = max(MAX_IMAGE_BYTES, VIDEO_MAX_BYTES)
+MAX_UPLOAD_BYTES = max(MAX_IMAGE_BYTES, MAX_VIDEO_BYTES)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from fer.cli.common import PROG, run
 from fer.cli.predict import add_predict_command
-from fer.video import add_video_command
+from fer.cli.video import add_video_command
 
 
 def build_parser() -> argparse.ArgumentParser:

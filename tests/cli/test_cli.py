@@ -162,7 +162,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture) -> None:
 
 def test_video_subcommand_is_registered() -> None:
     from fer.cli.main import build_parser
-    from fer.video import run_video_command
+    from fer.cli.video import run_video_command
 
     args = build_parser().parse_args(["video", "clip.mp4", "--csv", "out.csv"])
     assert args.func is run_video_command and args.input == Path("clip.mp4")

@@ -23,7 +23,7 @@ from PIL import Image
 from fer.cli.common import EXIT_INPUT_FAILED
 from fer.images import ImageError
 from fer.recognizer import EmotionRecognizer
-from fer.video import MAX_FILE_BYTES as VIDEO_MAX_BYTES
+from fer.video.io import MAX_VIDEO_BYTES as VIDEO_MAX_BYTES
 
 REPO = Path(__file__).resolve().parents[2]
 CROWD_FACES = 36

@@ -22,7 +22,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def prediction(box: tuple[float, float, float, float], emotion: str = "happy", p: float = 0.758) -> FacePrediction:
     rest = (1 - p) / (len(EMOTIONS) - 1)
     probabilities = {name: p if name == emotion else rest for name in EMOTIONS}
-    return FacePrediction(box, 0.99, emotion=emotion, probabilities=probabilities)
+    return FacePrediction(box, 0.99, None, emotion, probabilities)
 
 
 def overlap(a: tuple, b: tuple) -> float:

@@ -16,14 +16,16 @@ import torch
 from live_server import CHROMIUM, chromium  # noqa: F401
 from PIL import Image
 
-from fer import video
 from fer.cli.common import EXIT_INPUT_FAILED
 from fer.cli.main import main
 from fer.faces import FacePrediction
 from fer.labels import EMOTIONS
 from fer.recognizer import EmotionRecognizer
 from fer.schema import predictions_payload
-from fer.video import CSV_FIELDS, VideoError, VideoResult, analyze_video, export
+from fer.video import io as video
+from fer.video.analysis import VideoResult, analyze_video
+from fer.video.io import VideoError
+from fer.video.outputs import CSV_FIELDS, export
 
 CLIP_FRAMES = 20
 CLIP_SIZE = (480, 360)
@@ -240,7 +242,7 @@ def test_limits(clip: Path, recognizer: EmotionRecognizer, tmp_path: Path, monke
     monkeypatch.setattr(video, "MAX_DURATION_S", 1.0)
     with pytest.raises(VideoError, match="lasts 2 s; the limit is 1 s"):
         export(clip, recognizer, tmp_path / "a.mp4", tmp_path / "a.csv")
-    monkeypatch.setattr(video, "MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr(video, "MAX_VIDEO_BYTES", 1024)
     with pytest.raises(VideoError, match="MB; the limit is 0 MB"):
         video.probe(clip)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
