@@ -1,4 +1,4 @@
-"""pyproject.toml: the dependencies are requirements.txt's pins; each console script names a callable."""
+"""pyproject.toml: the dependencies are requirements.txt's pins; each console script names a callable; the layout holds."""
 
 from __future__ import annotations
 
@@ -20,3 +20,13 @@ def test_console_scripts_name_callables() -> None:
     for target in PROJECT["scripts"].values():
         module, name = target.split(":")
         assert callable(getattr(importlib.import_module(module), name)), target
+
+
+def test_layout_has_no_cycle_no_long_module_and_a_core_that_imports_no_layer_above() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "check_layout.py")], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and "0 fault(s)" in result.stdout, result.stdout
