@@ -1,70 +1,8 @@
-"""Serve the emotion recognizer: `python app.py [--model ID] [--host HOST] [--port PORT] [--mcp]`."""
+"""Serve the emotion recognizer (`fer-live` when installed): `python app.py [--model ID] [--host H] [--port P] [--mcp]`."""
 
-from __future__ import annotations
-
-import os
-
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-import argparse
-import logging
 import sys
 
-from fer.images import MAX_FILE_BYTES as IMAGE_MAX_BYTES
-from fer.model import ModelError, default_model_id
-from fer.recognizer import EmotionRecognizer
-from fer.video import MAX_FILE_BYTES as VIDEO_MAX_BYTES
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 7860
-EXIT_MODEL_ERROR = 2
-# Gradio has one upload limit for every input: the largest one promised (a clip). Images are held to their own,
-# smaller limit by fer.images, with a message saying so.
-MAX_UPLOAD_BYTES = max(IMAGE_MAX_BYTES, VIDEO_MAX_BYTES)
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Facial emotion recognition web app (Gradio).")
-    parser.add_argument(
-        "--model",
-        default=default_model_id(),
-        help="timm model id: hf-hub:org/name or local-dir:PATH (default: $FER_MODEL, else the bundled model)",
-    )
-    parser.add_argument(
-        "--host",
-        default=os.environ.get("GRADIO_SERVER_NAME", DEFAULT_HOST),
-        help="address to listen on (default: $GRADIO_SERVER_NAME, else %(default)s); 0.0.0.0 for all interfaces",
-    )
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)),
-        help="port (default: $GRADIO_SERVER_PORT, else %(default)s)",
-    )
-    parser.add_argument("--mcp", action="store_true", help="also serve /analyze and /classify_face as an MCP server")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
-    try:
-        recognizer = EmotionRecognizer.from_pretrained(args.model)
-    except ModelError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_MODEL_ERROR
-    from fer.ui import build_demo  # gradio is imported only once the model has loaded: a bad id fails sooner
-
-    build_demo(recognizer).launch(
-        server_name=args.host,
-        server_port=args.port,
-        share=False,
-        max_file_size=MAX_UPLOAD_BYTES,
-        mcp_server=args.mcp,
-    )
-    return 0
-
+from fer.cli.app import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,5 @@
-"""Entry point of `python -m fer` (the commands live in fer/cli.py)."""
+"""Entry point of `python -m fer` (the commands live in fer/cli/)."""
 
-from fer.cli import main
+from fer.cli.main import main
 
 raise SystemExit(main())

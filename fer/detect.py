@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image
+
+from fer.faces import Face
 
 
 @dataclass(frozen=True)
@@ -28,15 +30,6 @@ WEBCAM_OPTIONS = DetectorOptions(min_face_size=40, max_side=320, pad_retry=0.0)
 PAD_GRAY = 128
 ONET_SIZE = 48  # MTCNN's O-Net input side
 REFINE_PASSES = 2  # O-Net passes per kept box: the second starts from the box the first moved
-
-
-@dataclass
-class Face:
-    """One detected face: box (x1, y1, x2, y2) in original-image pixels, score, 5 landmarks (x, y)."""
-
-    box: tuple[float, float, float, float]
-    score: float
-    landmarks: list[tuple[float, float]] | None = field(default=None)
 
 
 class FaceDetector:

@@ -8,7 +8,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from fer.recognizer import FacePrediction
+from fer.faces import FacePrediction
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2
 

@@ -12,7 +12,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # ~ 8000x5000; larger inputs are refused before decoding (decompression bombs)
 MIN_SIDE = 20  # a face cannot be recognised in fewer pixels than this
-MAX_FILE_BYTES = 25 * 1024 * 1024
+MAX_IMAGE_BYTES = 25 * 1024 * 1024  # an image file; a video clip has its own limit (fer.video)
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
@@ -44,11 +44,12 @@ def check_file(path: Path, name: str, max_bytes: int, error: type[ValueError], e
 def open_image(source: ImageInput) -> Image.Image:
     """Open (lazily) a path, bytes or PIL image, checking size limits before pixels are decoded."""
     if isinstance(source, Image.Image):
+        check_dimensions(source.size)
         return source
     name = _describe(source)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        check_file(path, name, MAX_FILE_BYTES, ImageError)
+        check_file(path, name, MAX_IMAGE_BYTES, ImageError)
         fp: object = str(path)
     else:
         if len(source) == 0:
@@ -101,6 +102,11 @@ def array_to_rgb(array: np.ndarray) -> np.ndarray:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise ImageError(f"Expected an HxW, HxWx3 or HxWx4 image array, got shape {array.shape}.")
     check_dimensions((array.shape[1], array.shape[0]))
+    return _decoded_to_rgb(array)
+
+
+def _decoded_to_rgb(array: np.ndarray) -> np.ndarray:
+    """array_to_rgb without the checks, for pixels of an image whose size open_image has checked."""
     array = _to_uint8(array)
     if array.ndim == 2:
         return np.repeat(array[:, :, None], 3, axis=2)
@@ -118,11 +124,11 @@ def pil_to_rgb(image: Image.Image, name: str = "The image") -> np.ndarray:
             image.seek(0)
         image = ImageOps.exif_transpose(image) or image
         if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-            return array_to_rgb(np.asarray(image))
+            return _decoded_to_rgb(np.asarray(image))
         if (image.mode == "P" and "transparency" in image.info) or image.mode in ("LA", "PA", "RGBa", "La"):
             image = image.convert("RGBA")
         if image.mode == "RGBA":
-            return array_to_rgb(np.asarray(image))
+            return _decoded_to_rgb(np.asarray(image))
         return np.asarray(image.convert("RGB"))
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageError(f"{name} is damaged or truncated and could not be decoded ({err}).") from err
@@ -135,6 +141,5 @@ def load_rgb(source: ImageInput) -> np.ndarray:
     if not isinstance(source, (str, os.PathLike, bytes, bytearray, Image.Image)):
         raise ImageError(f"Unsupported image input of type {type(source).__name__}.")
     source = bytes(source) if isinstance(source, bytearray) else source
-    image = open_image(source)
-    check_dimensions(image.size)
+    image = open_image(source)  # checks the size once, before decoding
     return pil_to_rgb(image, _describe(source))

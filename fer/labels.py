@@ -29,3 +29,8 @@ ALIASES: dict[str, str] = {
 def canonical_emotion(name: str) -> str | None:
     """Map a folder or column name (any case, aliases allowed) to one of EMOTIONS, else None."""
     return ALIASES.get(name.strip().lower().replace("-", "_").replace(" ", "_"))
+
+
+def emotion_order(label_names: tuple[str, ...]) -> list[int]:
+    """Column indices that put a model's outputs (in its `label_names` order) into EMOTIONS order."""
+    return [label_names.index(name) for name in EMOTIONS]

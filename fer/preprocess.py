@@ -32,7 +32,8 @@ def square_box(box: Sequence[float], margin: float) -> tuple[int, int, int, int]
     return left, top, left + side_px, top + side_px
 
 
-def _gray(region: np.ndarray) -> np.ndarray:
+def to_gray(region: np.ndarray) -> np.ndarray:
+    """HxW uint8 gray (ITU-R BT.601 luma, rounded) of an RGB array; a gray array is returned as it is."""
     if region.ndim == 2:
         return region
     rgb = region[..., :3].astype(np.float32)
@@ -58,7 +59,7 @@ def face_crop(
     x1, y1, x2, y2 = max(left, 0), max(top, 0), min(right, width), min(bottom, height)
     if x2 <= x1 or y2 <= y1:
         raise ValueError(f"Face box {tuple(box or ())} lies outside the {width}x{height} image.")
-    region = _gray(image[y1:y2, x1:x2])
+    region = to_gray(image[y1:y2, x1:x2])
     pad = ((y1 - top, bottom - y2), (x1 - left, right - x2))
     if any(p for pair in pad for p in pair):
         region = np.pad(region, pad, mode="edge")
@@ -70,11 +71,6 @@ def normalize(crops: torch.Tensor, spec: InputSpec) -> torch.Tensor:
     """uint8 (or 0..1 float) crops of shape (..., H, W) to the model's normalised float input (..., 1, H, W)."""
     x = crops.float() / 255.0 if crops.dtype == torch.uint8 else crops.float()
     return ((x - spec.mean) / spec.std).unsqueeze(-3)
-
-
-def face_tensor(image: np.ndarray, box: Sequence[float] | None, spec: InputSpec) -> torch.Tensor:
-    """The model's 1 x size x size input for one face: face_crop then normalize."""
-    return normalize(torch.from_numpy(face_crop(image, box, spec.size, spec.margin)), spec)
 
 
 def faces_batch(image: np.ndarray, boxes: Sequence[Sequence[float]], spec: InputSpec) -> torch.Tensor:

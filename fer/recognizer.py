@@ -3,36 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from fer.detect import DetectorOptions, Face, FaceDetector
+from fer.detect import DetectorOptions, FaceDetector
+from fer.faces import Face, FacePrediction
 from fer.images import ImageInput, load_rgb
-from fer.labels import EMOTIONS
+from fer.labels import EMOTIONS, emotion_order
 from fer.model import ModelInfo, load_classifier
 from fer.preprocess import faces_batch
-
-
-@dataclass
-class FacePrediction:
-    """One face: where it is, how sure the detector is, and the 7 emotion probabilities."""
-
-    box: tuple[float, float, float, float]
-    score: float
-    landmarks: list[tuple[float, float]] | None
-    emotion: str
-    probabilities: dict[str, float]
-
-    def to_dict(self, digits: int = 4) -> dict:
-        data = asdict(self)
-        data["box"] = [round(v, 1) for v in self.box]
-        data["score"] = round(self.score, digits)
-        data["probabilities"] = {k: round(v, digits) for k, v in self.probabilities.items()}
-        if self.landmarks is not None:
-            data["landmarks"] = [[round(x, 1), round(y, 1)] for x, y in self.landmarks]
-        return data
 
 
 class EmotionRecognizer:
@@ -43,7 +23,7 @@ class EmotionRecognizer:
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.info, self.detector = info, detector
         # the model's outputs in EMOTIONS order, whatever order its config lists them in
-        self._order = torch.tensor([info.label_names.index(name) for name in EMOTIONS])
+        self._order = torch.tensor(emotion_order(info.label_names))
 
     @classmethod
     def from_pretrained(
@@ -87,5 +67,8 @@ class EmotionRecognizer:
 
     def predict(self, image: ImageInput) -> list[FacePrediction]:
         """Every face of an image (path, bytes, PIL, array), biggest first; no face gives []."""
-        rgb = load_rgb(image)
+        return self.predict_rgb(load_rgb(image))
+
+    def predict_rgb(self, rgb: np.ndarray) -> list[FacePrediction]:
+        """`predict` for an RGB uint8 array that `load_rgb` returned (checked and decoded once, not again)."""
         return self.predict_faces(rgb, self.detector.detect(rgb))

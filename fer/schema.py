@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fer.recognizer import FacePrediction
-
-FACE_KEYS = ("box", "score", "emotion", "probabilities")
+from fer.faces import FacePrediction
 
 
 def predictions_payload(predictions: Sequence[FacePrediction], image_size: tuple[int, int], model_id: str) -> dict:
     """`{"faces": [{box, score, emotion, probabilities}], "image_size": [w, h], "model": id}`, JSON-ready."""
-    faces = []
-    for prediction in predictions:
-        data = prediction.to_dict()
-        faces.append({key: data[key] for key in FACE_KEYS})
+    faces = [prediction.to_json() for prediction in predictions]
     return {"faces": faces, "image_size": [int(image_size[0]), int(image_size[1])], "model": model_id}

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from fer.faces import FacePrediction
 from fer.labels import EMOTIONS
-from fer.recognizer import FacePrediction
 
 SMOOTHING_WINDOW = 5  # frames averaged per face: long enough to stop flicker, short enough to follow a smile
 IOU_MATCH = 0.3

@@ -37,3 +37,13 @@ def random_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def random_model_id(random_model_dir: Path) -> str:
     return f"local-dir:{random_model_dir}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on a running app are marked `live`, tests driving Chromium `browser` (`-m "not live"` skips both)."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "live_app" in fixtures or "chromium" in fixtures:
+            item.add_marker(pytest.mark.live)
+        if "chromium" in fixtures:
+            item.add_marker(pytest.mark.browser)

@@ -14,6 +14,7 @@ from PIL import Image
 from scipy.fft import dctn
 
 from fer.labels import EMOTIONS
+from fer.preprocess import to_gray
 from fer.training.data import SPLITS, scan_split
 
 NEAR_DISTANCE = 4  # max Hamming distance of 64-bit perceptual hashes for a near duplicate
@@ -101,7 +102,7 @@ def _hashes(path: Path) -> tuple[str, int] | None:
     """(md5 of the decoded grayscale pixels, 64-bit pHash), or None if the file cannot be decoded."""
     try:
         with Image.open(path) as image:
-            pixels = np.asarray(image.convert("L"))
+            pixels = to_gray(np.asarray(image.convert("RGB")))  # the luma serving and training use
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
     exact = hashlib.md5(pixels.tobytes() + str(pixels.shape).encode()).hexdigest()

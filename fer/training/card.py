@@ -8,12 +8,14 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from fer.labels import EMOTIONS
+from fer.model import DEFAULT_MODEL_DIR, read_model_info
 from fer.training.metrics import Report
 
 TEMPLATE = Path(__file__).resolve().parent / "model_card_template.md"
 REPO_CARD = Path(__file__).resolve().parents[2] / "model_card.md"  # the bundled model's card, at the top
 WEAK_RECALL = 0.75  # below this recall, or WEAK_PRECISION precision, a class is named weak in the card
 WEAK_PRECISION = 0.5
+RUNS_LOG = "runs.jsonl"  # one row per exported run, next to the run folders; rendered into the model card
 NON_COMMERCIAL = {"rafdb", "affectnet"}
 # where each training set comes from and on what terms (named in the card of a model trained on it)
 DATA_TERMS = {
@@ -163,3 +165,16 @@ def render_card(
         uncorrected_weakest=uncorrected_weakest,
     )
     return str(card)
+
+
+def publish_card(figures: dict, run_dir: Path, out: Path, audit_summary: str) -> None:
+    """Add the run to the runs log beside `run_dir`, write `out`/README.md (and the repo's card for the bundled model)."""
+    row = run_row(figures)
+    runs_log = Path(run_dir).parent / RUNS_LOG
+    rows = [r for r in runs_rows(runs_log) if r["run"] != row["run"]] + [row]
+    runs_log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = read_model_info(f"local-dir:{out}", Path(out)).spec
+    card = render_card(figures, f"local-dir:{out}", spec.margin, spec.mean, spec.std, rows, audit_summary)
+    (Path(out) / "README.md").write_text(card)
+    if Path(out).resolve() == DEFAULT_MODEL_DIR.resolve():
+        REPO_CARD.write_text(card)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fer import bench
+from fer.bench import latency as bench
 
 
 @pytest.mark.slow

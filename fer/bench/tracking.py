@@ -25,7 +25,8 @@ from fer.recognizer import EmotionRecognizer
 from fer.scene import thumbnail
 from fer.stream import FROZEN, StreamProcessor, TrackingOptions
 from fer.tracking import iou
-from fer.video import probe, read_frames, video_detector
+from fer.video.analysis import video_detector
+from fer.video.io import probe, read_frames
 
 CLIPS = ("face_recognition_short_hamilton_clip_640x360_9.2s.mp4", "facenet_pytorch_video_1920x1080_4.2s.mp4")
 STRIDES = (1, 3)

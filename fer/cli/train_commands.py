@@ -1,4 +1,4 @@
-"""What train.py's subcommands do; kept here so train.py stays a thin option parser."""
+"""What `fer-train`'s subcommands do (fer/cli/train.py parses their options)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 
 import torch
 
-from fer.labels import EMOTIONS
-from fer.model import DEFAULT_MODEL_DIR, IMAGE_SIZE, ModelError, load_classifier, read_model_info
+from fer.cli.common import EXIT_INPUT_FAILED, EXIT_INTERRUPTED, EXIT_OK, fail
+from fer.labels import emotion_order
+from fer.model import IMAGE_SIZE, load_classifier
 from fer.training.audit import AuditResult, audit
 from fer.training.bench import benchmark
 from fer.training.config import TrainConfig
@@ -21,8 +22,6 @@ from fer.training.hub import PushError, push_folder
 from fer.training.metrics import Report, report
 from fer.training.suite import SetFigures
 from fer.training.trainer import Trainer
-
-RUNS_LOG = "runs.jsonl"  # one row per exported run, next to the run folders; rendered into the model card
 
 
 def _audit_for(data: Path, audit_file: Path | None) -> AuditResult:
@@ -73,20 +72,18 @@ def fit(args: argparse.Namespace) -> int:
     try:
         trainer.fit()
     except KeyboardInterrupt:
-        print(
-            f"\nInterrupted. Continue with the same command plus --resume (checkpoint: {args.run_dir / 'last.ckpt'})."
-        )
-        return 130
+        fail(f"Interrupted. Continue with the same command plus --resume (checkpoint: {args.run_dir / 'last.ckpt'}).")
+        return EXIT_INTERRUPTED
     if trainer.rank != 0:  # under torchrun only rank 0 evaluates, exports and pushes
-        return 0
+        return EXIT_OK
     if args.mix:
         print(f"done; export with: train.py export --run-dir {args.run_dir} --mix ... (the same sets)")
-        return 0
+        return EXIT_OK
     out = args.export or args.run_dir / "model"
     _release(args.run_dir, splits, out, args.data, args.audit, None, None)
     if args.push_to_hub:
         return _push(out, args.push_to_hub)
-    return 0
+    return EXIT_OK
 
 
 def _release(
@@ -101,7 +98,7 @@ def _release(
     args: argparse.Namespace | None = None,
     config: TrainConfig | None = None,
 ) -> None:
-    from fer.training.card import REPO_CARD, render_card, run_row, runs_rows
+    from fer.training.card import publish_card
     from fer.training.release import export_run
 
     audit_result = _audit_for(data, audit_file) if splits.test is not None else None
@@ -112,23 +109,7 @@ def _release(
     figures = export_run(
         run_dir, splits, out, audit_result, margin, tau, temperature, data_dir, leaked, settings
     ).to_dict()
-    row = run_row(figures)
-    runs_log = Path(run_dir).parent / RUNS_LOG
-    rows = [r for r in runs_rows(runs_log) if r["run"] != row["run"]] + [row]
-    runs_log.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    spec = read_model_info(f"local-dir:{out}", Path(out)).spec
-    card = render_card(
-        figures,
-        f"local-dir:{out}",
-        spec.margin,
-        spec.mean,
-        spec.std,
-        rows,
-        audit_result.summary() if audit_result else "No test split, no audit.",
-    )
-    (out / "README.md").write_text(card)
-    if out.resolve() == DEFAULT_MODEL_DIR.resolve():
-        REPO_CARD.write_text(card)
+    publish_card(figures, run_dir, out, audit_result.summary() if audit_result else "No test split, no audit.")
     for name in ("val", "test", "clean_test"):
         if figures.get(name):
             print(f"{name:10s} {Report(**figures[name]).line()}")
@@ -150,7 +131,7 @@ def export(args: argparse.Namespace) -> int:
     _release(
         args.run_dir, splits, args.out, args.data, args.audit, args.margin, args.tau, args.temperature, args, config
     )
-    return 0
+    return EXIT_OK
 
 
 def _leaked(leaks_file: Path | None) -> dict[str, list[str]] | None:
@@ -187,7 +168,7 @@ def evaluate_sets(args: argparse.Namespace) -> int:
             name = f"confusion_{figures.name}_{figures.how.replace(' ', '_')}.png"
             plot_confusion(figures.report, args.out / name, f"{figures.title} (n={figures.report.n})")
         print(f"wrote {args.out / 'metrics.json'} and the confusion matrices")
-    return 0
+    return EXIT_OK
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -196,7 +177,7 @@ def evaluate(args: argparse.Namespace) -> int:
     model, info = load_classifier(args.model)
     split = load_split(Path(args.data) / args.split, info.spec.size)
     print(f"{args.split}: {split.summary()}")
-    order = torch.tensor([info.label_names.index(name) for name in EMOTIONS])
+    order = torch.tensor(emotion_order(info.label_names))
     predictions = predict_logits(model, split.crops, info.spec)[:, order].argmax(1)
     result = report(split.labels, predictions)
     print(f"{args.split:10s} {result.line()}")
@@ -215,7 +196,7 @@ def evaluate(args: argparse.Namespace) -> int:
         (args.out / "metrics.json").write_text(json.dumps(figures, indent=1))
         plot_confusion(result, args.out / "confusion_matrix.png", f"{info.model_id} on {args.split}")
         print(f"wrote {args.out / 'metrics.json'} and confusion_matrix.png")
-    return 0
+    return EXIT_OK
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -223,17 +204,17 @@ def run_audit(args: argparse.Namespace) -> int:
     print(result.summary())
     result.save(args.out)
     print(f"duplicate groups written to {args.out}")
-    return 0
+    return EXIT_OK
 
 
 def _push(folder: Path, repo_id: str) -> int:
     try:
         url = push_folder(folder, repo_id, token=os.environ.get("HF_TOKEN"))
     except PushError as err:
-        print(err)
-        return 1
+        fail(err)
+        return EXIT_INPUT_FAILED
     print(f"pushed to {url}")
-    return 0
+    return EXIT_OK
 
 
 def push(args: argparse.Namespace) -> int:
@@ -250,7 +231,7 @@ def bench(args: argparse.Namespace) -> int:
         f"raw forward/backward: {raw:.0f} img/s; training loop with data loading: {loop:.0f} img/s "
         f"({loop / raw:.0%} of raw) at batch size {config.batch_size}"
     )
-    return 0
+    return EXIT_OK
 
 
 def average(args: argparse.Namespace) -> int:
@@ -258,7 +239,7 @@ def average(args: argparse.Namespace) -> int:
 
     out = average_runs(args.run_dirs, args.out)
     print(f"averaged {len(args.run_dirs)} runs into {out}; export it with train.py export --run-dir {out}")
-    return 0
+    return EXIT_OK
 
 
 def prepare(args: argparse.Namespace) -> int:
@@ -267,7 +248,7 @@ def prepare(args: argparse.Namespace) -> int:
     summary = prepare_dataset(args.data, args.out, IMAGE_SIZE, workers=args.workers)
     print("\n".join(summary.lines()))
     print(f"crops and {MANIFEST} written to {args.out}")
-    return 0
+    return EXIT_OK
 
 
 def leaks(args: argparse.Namespace) -> int:
@@ -278,23 +259,4 @@ def leaks(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result.save(args.out)
     print(f"written to {args.out}; pass it to train.py fit --leaks")
-    return 0
-
-
-def run(args: argparse.Namespace) -> int:
-    commands = {
-        "prepare": prepare,
-        "leaks": leaks,
-        "fit": fit,
-        "export": export,
-        "evaluate": evaluate,
-        "audit": run_audit,
-        "push": push,
-        "bench": bench,
-        "average": average,
-    }
-    try:
-        return commands[args.command](args)
-    except (ModelError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}")
-        return 2
+    return EXIT_OK

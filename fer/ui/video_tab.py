@@ -12,8 +12,9 @@ from typing import Any
 import gradio as gr
 
 from fer.recognizer import EmotionRecognizer
-from fer.ui_errors import refuse
-from fer.video import MAX_DURATION_S, MAX_FILE_BYTES, VideoError, export
+from fer.ui.errors import refuse
+from fer.video.io import MAX_DURATION_S, MAX_VIDEO_BYTES, VideoError
+from fer.video.outputs import export
 
 RESULTS_DIR = Path(tempfile.gettempdir()) / "fer-video"  # our outputs; Gradio serves its own cached copies
 RESULTS_TTL_S = 600  # result folders older than this are removed on the next analysis
@@ -78,7 +79,7 @@ def video_tab(recognizer: EmotionRecognizer, example: str | None = None) -> None
 
     with gr.Tab("Video"):
         gr.Markdown(
-            f"Upload a clip (mp4, webm or mov; up to {MAX_FILE_BYTES // 2**20} MB and {MAX_DURATION_S / 60:.0f} min), "
+            f"Upload a clip (mp4, webm or mov; up to {MAX_VIDEO_BYTES // 2**20} MB and {MAX_DURATION_S / 60:.0f} min), "
             "or click the example: it is analysed as soon as it is uploaded. Every face is tracked with a stable id; "
             "its probabilities are smoothed as in the webcam tab. The annotated clip keeps the sound."
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fer.identity import card_text, identify
 from fer.model import DEFAULT_MODEL, DEFAULT_MODEL_DIR
-from fer.ui import header
+from fer.ui.blocks import header
 
 
 def test_bundled_model_has_a_name_a_version_and_its_card() -> None:

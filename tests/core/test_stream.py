@@ -63,7 +63,7 @@ def test_detect_every_must_be_positive(recognizer: EmotionRecognizer) -> None:
 
 
 def test_status_line_gives_the_real_time_per_frame_without_a_face(recognizer: EmotionRecognizer) -> None:
-    from fer.ui import stream_frame
+    from fer.ui.blocks import stream_frame
 
     blank, stream = np.full((480, 640, 3), 90, np.uint8), None
     for _ in range(4):  # the detector runs on the first frame only; the others cost next to nothing

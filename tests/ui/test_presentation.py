@@ -9,14 +9,14 @@ import av
 import pytest
 from PIL import Image
 
-from fer.cli import build_parser
+from fer.cli.main import build_parser
 from fer.draw import label_text, place_labels
-from fer.examples import example_files
+from fer.faces import FacePrediction
 from fer.labels import EMOTIONS
-from fer.recognizer import FacePrediction
-from fer.ui import faces_table
+from fer.ui.blocks import faces_table
+from fer.ui.examples import example_files
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def prediction(box: tuple[float, float, float, float], emotion: str = "happy", p: float = 0.758) -> FacePrediction:

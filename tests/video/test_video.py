@@ -16,11 +16,16 @@ import torch
 from live_server import CHROMIUM, chromium  # noqa: F401
 from PIL import Image
 
-from fer import video
-from fer.cli import EXIT_IMAGE_FAILED, main
+from fer.cli.common import EXIT_INPUT_FAILED
+from fer.cli.main import main
+from fer.faces import FacePrediction
 from fer.labels import EMOTIONS
 from fer.recognizer import EmotionRecognizer
-from fer.video import CSV_FIELDS, VideoError, VideoResult, analyze_video, export
+from fer.schema import predictions_payload
+from fer.video import io as video
+from fer.video.analysis import VideoResult, analyze_video
+from fer.video.io import VideoError
+from fer.video.outputs import CSV_FIELDS, export
 
 CLIP_FRAMES = 20
 CLIP_SIZE = (480, 360)
@@ -116,7 +121,7 @@ def test_annotated_video_plays_back(exported: tuple[VideoResult, dict], clip: Pa
 
 
 def test_annotated_video_keeps_the_sound(recognizer: EmotionRecognizer, tmp_path: Path) -> None:
-    from fer.examples import CLIP_SECONDS, write_clip
+    from fer.ui.examples import CLIP_SECONDS, write_clip
 
     source = write_clip(tmp_path / "with_sound.mp4")  # H.264 + an AAC tone
     result = analyze_video(source, recognizer, tmp_path / "out.mp4", stride=2)
@@ -144,6 +149,16 @@ def test_json_and_timeline(exported: tuple[VideoResult, dict]) -> None:
     assert set(data["frames"][0]["faces"][0]) == {"id", "box", "score", "emotion", "probabilities"}
     with Image.open(paths["png"]) as plot:
         assert plot.format == "PNG" and plot.width > 500
+
+
+def test_a_video_face_is_the_analyze_face_plus_its_id(exported: tuple[VideoResult, dict]) -> None:
+    """One JSON shape for a face: /analyze, `fer predict --json` and each face of a video frame (with its id)."""
+    result, paths = exported
+    frames = json.loads(paths["json"].read_text())["frames"]
+    row = result.rows[-1]
+    (face,) = [f for frame in frames if frame["frame"] == row.frame for f in frame["faces"] if f["id"] == row.face_id]
+    prediction = FacePrediction(row.box, row.score, emotion=row.emotion, probabilities=row.probabilities)
+    assert {"id": row.face_id, **predictions_payload([prediction], (1, 1), "m")["faces"][0]} == face
 
 
 def test_stride_processes_every_nth_frame(clip: Path, recognizer: EmotionRecognizer, tmp_path: Path) -> None:
@@ -227,7 +242,7 @@ def test_limits(clip: Path, recognizer: EmotionRecognizer, tmp_path: Path, monke
     monkeypatch.setattr(video, "MAX_DURATION_S", 1.0)
     with pytest.raises(VideoError, match="lasts 2 s; the limit is 1 s"):
         export(clip, recognizer, tmp_path / "a.mp4", tmp_path / "a.csv")
-    monkeypatch.setattr(video, "MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr(video, "MAX_VIDEO_BYTES", 1024)
     with pytest.raises(VideoError, match="MB; the limit is 0 MB"):
         video.probe(clip)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
@@ -257,7 +272,7 @@ def test_cli_error_is_one_line(tmp_path: Path, random_model_id: str, capsys) -> 
     text.write_text("not a video\n")
     code = main(["video", str(text), "--out", str(tmp_path / "o.mp4"), "--model", random_model_id])
     err = capsys.readouterr().err.strip()
-    assert code == EXIT_IMAGE_FAILED and len(err.splitlines()) == 1 and "notes.txt" in err
+    assert code == EXIT_INPUT_FAILED and len(err.splitlines()) == 1 and "notes.txt" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
@@ -278,7 +293,7 @@ def served(recognizer: EmotionRecognizer) -> Iterator[str]:
     """A Blocks app with only the Video tab, served in this process; its URL."""
     import gradio as gr
 
-    from fer.ui_video import video_tab
+    from fer.ui.video_tab import video_tab
 
     with gr.Blocks() as demo, gr.Tabs():
         video_tab(recognizer)

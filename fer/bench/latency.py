@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from fer.cli.common import EXIT_MODEL_FAILED, fail
 from fer.detect import WEBCAM_OPTIONS, Face, FaceDetector
 from fer.draw import draw_faces
 from fer.images import load_rgb
@@ -32,7 +32,7 @@ from fer.stream import DETECT_EVERY, StreamProcessor
 FRAME_SIZE = (640, 480)
 DEFAULT_FRAMES = 60
 DEFAULT_WARMUP = 5
-MEDIA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "face_media"
+MEDIA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "face_media"
 ONE_FACE_PHOTO = "single_face/face_recognition_obama.jpg"
 SIX_FACE_PHOTO = "multi_face/facenet_pytorch_multiface.jpg"
 MULTI_FACE_DIR = "multi_face"
@@ -197,15 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tracking",
         action="store_true",
-        help="instead: tracking through the clips in MEDIA/video (fer.bench_tracking)",
+        help="instead: tracking through the clips in MEDIA/video (fer.bench.tracking)",
     )
     parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="--tracking: where reference detections are kept")
     return parser
 
 
 def tracking(recognizer: EmotionRecognizer, args: argparse.Namespace) -> int:
-    """Print the tracking table (fer.bench_tracking): current path and new path on each clip at stride 1 and 3."""
-    from fer.bench_tracking import HEADERS, tracking_rows
+    """Print the tracking table (fer.bench.tracking): current path and new path on each clip at stride 1 and 3."""
+    from fer.bench.tracking import HEADERS, tracking_rows
 
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"model {recognizer.model_id}; torch threads {torch.get_num_threads()}, load average {load}")
@@ -218,15 +218,15 @@ def tracking(recognizer: EmotionRecognizer, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.frames < 1 or args.warmup < 0 or args.detect_every < 1:
-        print("fer.bench: --frames and --detect-every must be >= 1, --warmup >= 0", file=sys.stderr)
-        return 2
+        fail("--frames and --detect-every must be >= 1, --warmup >= 0")
+        return EXIT_MODEL_FAILED
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
         recognizer = load_recognizer(args.model)
     except ModelError as err:
-        print(f"fer.bench: {err} (or pass --model {RANDOM_MODEL} to time an untrained model)", file=sys.stderr)
-        return 2
+        fail(f"{err} (or pass --model {RANDOM_MODEL} to time an untrained model)")
+        return EXIT_MODEL_FAILED
     if args.tracking:
         return tracking(recognizer, args)
     one, six, source = bench_frames(args.media)
@@ -251,7 +251,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nFaces found in the multi-face photos at 640x480:\n")
     print(table(["photo", "baseline", "fast path"], detection_rows(recognizer, args.media)))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

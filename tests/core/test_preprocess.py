@@ -7,7 +7,7 @@ import pytest
 import torch
 from make_inputs import FACE_BOX
 
-from fer.preprocess import InputSpec, face_crop, face_tensor, faces_batch, normalize, square_box
+from fer.preprocess import InputSpec, face_crop, faces_batch, normalize, square_box, to_gray
 
 SPEC = InputSpec(size=75, mean=0.5, std=0.25, margin=-0.09)
 
@@ -16,6 +16,11 @@ def gradient(height: int = 120, width: int = 160) -> np.ndarray:
     """An RGB image whose grey level grows left to right, so crops and padding can be located."""
     row = np.linspace(0, 255, width).astype(np.uint8)
     return np.repeat(np.repeat(row[None, :, None], height, axis=0), 3, axis=2)
+
+
+def face_tensor(image: np.ndarray, box, spec: InputSpec) -> torch.Tensor:
+    """The model's input for one face: its row of faces_batch."""
+    return faces_batch(image, [box], spec)[0]
 
 
 def test_face_tensor_shape_dtype_and_range(astronaut: np.ndarray) -> None:
@@ -50,12 +55,20 @@ def test_input_size_comes_from_the_spec(astronaut: np.ndarray) -> None:
     assert face_tensor(astronaut, FACE_BOX, InputSpec(size=48, mean=0.5, std=0.5)).shape == (1, 48, 48)
 
 
-def test_face_tensor_equals_its_row_in_faces_batch(astronaut: np.ndarray) -> None:
+def test_each_row_of_a_batch_is_its_face_alone(astronaut: np.ndarray) -> None:
     boxes = [FACE_BOX, (0, 0, 100, 60), (400, 450, 530, 560)]
     batch = faces_batch(astronaut, boxes, SPEC)
     assert batch.shape == (3, 1, 75, 75)
     for row, box in zip(batch, boxes, strict=True):
         torch.testing.assert_close(row, face_tensor(astronaut, box, SPEC))
+
+
+def test_gray_is_bt601_luma_like_pillow(astronaut: np.ndarray) -> None:
+    """One grayscale everywhere (serving, training, the audit): BT.601, within 1 level of Pillow's "L"."""
+    from PIL import Image
+
+    pillow = np.asarray(Image.fromarray(astronaut).convert("L")).astype(int)
+    assert np.abs(to_gray(astronaut).astype(int) - pillow).max() <= 1
 
 
 def test_empty_batch() -> None:

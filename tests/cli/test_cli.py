@@ -13,11 +13,12 @@ import pytest
 from make_inputs import FACE_BOX, blank, bomb_png
 from PIL import Image
 
-from fer.cli import EXIT_IMAGE_FAILED, EXIT_MODEL_FAILED, main
+from fer.cli.common import EXIT_INPUT_FAILED, EXIT_MODEL_FAILED
+from fer.cli.main import main
 from fer.identity import identify
 from fer.labels import EMOTIONS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -69,7 +70,7 @@ def test_bad_file_is_one_line_and_the_rest_still_runs(images: dict[str, Path], r
     bomb.write_bytes(bomb_png(side=10_000))
     bad = (images["text"], images["astronaut"], missing, bomb)
     result = run_cli("predict", *map(str, bad), "--model", random_model_id)
-    assert result.returncode == EXIT_IMAGE_FAILED
+    assert result.returncode == EXIT_INPUT_FAILED
     assert "Traceback" not in result.stderr and "Warning" not in result.stderr
     errors = result.stderr.strip().splitlines()
     assert len(errors) == 3, result.stderr
@@ -112,7 +113,7 @@ def test_failed_image_is_left_out_of_the_json(
     images: dict[str, Path], random_model_id: str, capsys: pytest.CaptureFixture
 ) -> None:
     argv = ["predict", str(images["text"]), str(images["astronaut"]), "--model", random_model_id, "--json"]
-    assert main(argv) == EXIT_IMAGE_FAILED
+    assert main(argv) == EXIT_INPUT_FAILED
     captured = capsys.readouterr()
     assert list(json.loads(captured.out)) == [str(images["astronaut"])]
     assert captured.err.count("\n") == 1 and captured.err.startswith("fer: 'notes.txt'")
@@ -160,8 +161,8 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture) -> None:
 
 
 def test_video_subcommand_is_registered() -> None:
-    from fer.cli import build_parser
-    from fer.video import run_video_command
+    from fer.cli.main import build_parser
+    from fer.cli.video import run_video_command
 
     args = build_parser().parse_args(["video", "clip.mp4", "--csv", "out.csv"])
     assert args.func is run_video_command and args.input == Path("clip.mp4")

@@ -11,7 +11,7 @@ import pytest
 from make_inputs import BAD_CASES, GOOD_CASES, TINY_SIDE, Case, bomb_png, gray
 from PIL import Image
 
-from fer.images import MAX_FILE_BYTES, ImageError, load_rgb
+from fer.images import MAX_IMAGE_BYTES, ImageError, load_rgb
 
 MAX_GRAY_ERROR = 3.0  # mean |difference| in grey levels allowed by lossy formats (JPEG, GIF palette)
 OPAQUE_FROM_X = 128  # make_inputs makes the left quarter transparent
@@ -140,6 +140,24 @@ def test_missing_file_directory_and_wrong_type(tmp_path: Path) -> None:
 def test_oversized_file_is_refused_unread(tmp_path: Path) -> None:
     path = tmp_path / "huge.jpg"
     with path.open("wb") as handle:
-        handle.truncate(MAX_FILE_BYTES + 1)  # sparse: no disk used
+        handle.truncate(MAX_IMAGE_BYTES + 1)  # sparse: no disk used
     with pytest.raises(ImageError, match="the limit is 25 MB"):
         load_rgb(path)
+
+
+def test_an_image_is_checked_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading a file checks its size once (before decoding), RGBA included; an array is checked once too."""
+    import fer.images
+
+    calls = []
+    check = fer.images.check_dimensions
+    monkeypatch.setattr(fer.images, "check_dimensions", lambda *a: calls.append(a) or check(*a))
+    for mode in ("RGB", "RGBA", "I;16"):
+        path = tmp_path / f"{mode.replace(';', '')}.png"
+        Image.new(mode, (40, 30)).save(path)
+        calls.clear()
+        load_rgb(path)
+        assert len(calls) == 1, mode
+    calls.clear()
+    load_rgb(np.zeros((30, 40, 4), np.uint8))
+    assert len(calls) == 1

@@ -132,7 +132,7 @@ def test_webcam_stream_comes_back_annotated(chromium, live_app: LiveApp, tmp_pat
             if isinstance(url, str) and url.startswith("data:image"):
                 sent.append(url)
 
-    failed: list[str] = []  # downloads cut short (net::ERR_CONTENT_LENGTH_MISMATCH), see fer/live_frames.py
+    failed: list[str] = []  # downloads cut short (net::ERR_CONTENT_LENGTH_MISMATCH), see fer/ui/live_frames.py
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("request", keep_frame)

@@ -8,14 +8,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from fer.bench_tracking import Reference, score_run
+from fer.bench.tracking import Reference, score_run
 from fer.detect import FaceDetector
 from fer.draw import draw_faces, place_labels
 from fer.recognizer import EmotionRecognizer, FacePrediction
 from fer.scene import SceneWatch
 from fer.stream import FROZEN, StreamProcessor, TrackingOptions
 from fer.tracking import iou
-from fer.video import VIDEO_OPTIONS
+from fer.video.analysis import VIDEO_OPTIONS
 
 FRAME = (480, 640)
 HEAD = (130, 20, 330, 230)  # the astronaut's head and some background, (x1, y1, x2, y2)

@@ -1,39 +1,22 @@
-"""The CLI: `python -m fer predict IMAGE... [--model ID] [--json] [--annotate OUT_DIR]` (and `video`, fer/video.py)."""
+"""`fer predict IMAGE... [--model ID] [--json] [--annotate OUT_DIR]`: faces and emotions of images."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
 
+from fer.cli.common import EXIT_INPUT_FAILED, EXIT_MODEL_FAILED, EXIT_OK, add_model_option, fail
 from fer.images import ImageError, load_rgb
-from fer.model import ModelError, default_model_id
-from fer.video import add_video_command
-
-EXIT_OK = 0
-EXIT_IMAGE_FAILED = 1  # at least one image could not be read; the others were still processed
-EXIT_MODEL_FAILED = 2
-EXIT_INTERRUPTED = 130
-
-
-def fail(message: str) -> None:
-    """One line on stderr, no traceback."""
-    print(f"fer: {' '.join(str(message).split())}", file=sys.stderr)
+from fer.model import ModelError
 
 
 def add_predict_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("predict", help="Detect faces in images and print their emotions.")
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files (any format PIL reads)")
-    parser.add_argument(
-        "--model",
-        default=None,
-        metavar="ID",
-        help=f"timm model id, hf-hub:org/name or local-dir:PATH (default: $FER_MODEL or {default_model_id()})",
-    )
+    add_model_option(parser)
     parser.add_argument(
         "--json", action="store_true", help="print the app's /analyze JSON (for several images: {path: that JSON})"
     )
@@ -75,7 +58,7 @@ def predict(args: argparse.Namespace) -> int:
             fail(err)
             failed += 1
             continue
-        predictions = recognizer.predict(rgb)
+        predictions = recognizer.predict_rgb(rgb)
         payload = predictions_payload(predictions, (rgb.shape[1], rgb.shape[0]), model)
         payloads[str(path)] = payload
         if args.annotate:
@@ -85,21 +68,4 @@ def predict(args: argparse.Namespace) -> int:
             print(describe(str(path), payload) + (f"\n  annotated: {out}" if args.annotate else ""), flush=True)
     if args.json and payloads:
         print(json.dumps(payloads[str(args.images[0])] if len(args.images) == 1 else payloads, indent=2))
-    return EXIT_IMAGE_FAILED if failed else EXIT_OK
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fer", description="Facial emotion recognition.")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    add_predict_command(subparsers)
-    add_video_command(subparsers)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        fail("interrupted")
-        return EXIT_INTERRUPTED
+    return EXIT_INPUT_FAILED if failed else EXIT_OK

@@ -9,15 +9,16 @@ import numpy as np
 
 from fer.detect import WEBCAM_OPTIONS, FaceDetector
 from fer.draw import draw_faces, label_text, percent
-from fer.examples import example_files
+from fer.faces import FacePrediction
 from fer.identity import ModelIdentity, card_text, identify
-from fer.images import MAX_FILE_BYTES, ImageError, load_rgb
-from fer.live_frames import frame_file, remove_stale
-from fer.recognizer import EmotionRecognizer, FacePrediction
+from fer.images import MAX_IMAGE_BYTES, ImageError, load_rgb
+from fer.recognizer import EmotionRecognizer
 from fer.schema import predictions_payload
 from fer.stream import StreamProcessor
-from fer.ui_errors import refuse
-from fer.ui_video import video_tab
+from fer.ui.errors import refuse
+from fer.ui.examples import example_files
+from fer.ui.live_frames import frame_file, remove_stale
+from fer.ui.video_tab import video_tab
 
 # Queue: every event but the webcam stream shares DEFAULT_CONCURRENCY workers (one CPU-bound forward pass each;
 # more than the cores only adds latency); up to QUEUE_MAX_SIZE requests wait, later ones are told the queue is full.
@@ -67,7 +68,7 @@ def analyze_upload(recognizer: EmotionRecognizer, payload: dict[str, Any] | None
     except gr.Error as err:
         gr.Warning(err.message)
         return None, None, None, None
-    faces = recognizer.predict(rgb)
+    faces = recognizer.predict_rgb(rgb)
     if not faces:
         gr.Info(NO_FACE)
         return gr.skip(), rgb, None, []
@@ -80,7 +81,7 @@ def stream_frame(
 ) -> tuple:
     """Webcam tab, per frame: detect, classify, smooth per tracked face, annotate; frames/s measured.
 
-    The annotated frame goes out as a file written atomically (fer/live_frames.py says why)."""
+    The annotated frame goes out as a file written atomically (fer/ui/live_frames.py says why)."""
     if stream is None:
         remove_stale()
         stream = StreamProcessor(recognizer, detector)
@@ -114,7 +115,7 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
         """Every face of an image: box [x1, y1, x2, y2] in the input's pixels, score, emotion, 7 probabilities."""
         rgb = read_upload(image)
         height, width = rgb.shape[:2]
-        return predictions_payload(recognizer.predict(rgb), (width, height), identity.id)
+        return predictions_payload(recognizer.predict_rgb(rgb), (width, height), identity.id)
 
     def classify_face(face: dict[str, Any]) -> dict[str, float]:
         """The 7 emotion probabilities of an image that is already a cropped face."""
@@ -128,7 +129,7 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Upload"):
                 gr.Markdown(
-                    f"Drop, paste or pick a photo ({IMAGE_TYPES}, up to {MAX_FILE_BYTES // 2**20} MB), or click an "
+                    f"Drop, paste or pick a photo ({IMAGE_TYPES}, up to {MAX_IMAGE_BYTES // 2**20} MB), or click an "
                     "example: the faces appear as soon as it is uploaded."
                 )
                 with gr.Row():
@@ -166,10 +167,10 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
                     )
                     live = gr.Image(label="Live", format="jpeg", interactive=False, elem_id="live")
                 stats = gr.Markdown("Press record to start; frames/s appear here.", elem_id="stream-stats")
-            video_tab(recognizer, examples["clip"])  # fer/ui_video.py: the Video tab and /analyze_video
+            video_tab(recognizer, examples["clip"])  # fer/ui/video_tab.py: the Video tab and /analyze_video
             with gr.Tab("API"):
                 gr.Markdown(
-                    f"The endpoints `gradio_client` calls; try them here (images up to {MAX_FILE_BYTES // 2**20} MB)."
+                    f"The endpoints `gradio_client` calls; try them here (images up to {MAX_IMAGE_BYTES // 2**20} MB)."
                 )
                 with gr.Row():
                     with gr.Column():

@@ -1,7 +1,7 @@
 """The cause of `h11 ... Too little data for declared Content-Length` while streaming, and the workaround.
 
 A reader that takes a file's size and then reads it (as Starlette's FileResponse does) gets fewer bytes when
-Gradio rewrites the same cache file for an identical frame; with frame files written by fer.live_frames, Gradio
+Gradio rewrites the same cache file for an identical frame; with frame files written by fer.ui.live_frames, Gradio
 copies atomically and never rewrites a file it serves.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from gradio import processing_utils
 
-from fer.live_frames import frame_file
+from fer.ui.live_frames import frame_file
 
 RACE_S = 5.0  # long enough for the rewrite to hit a read many times on a 2-core machine
 

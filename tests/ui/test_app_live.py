@@ -17,10 +17,10 @@ from live_server import REPO, LiveApp, app_env, live_app  # noqa: F401
 from PIL import Image
 
 from fer.identity import identify
-from fer.images import MAX_FILE_BYTES as IMAGE_MAX_BYTES
+from fer.images import MAX_IMAGE_BYTES
 from fer.labels import EMOTIONS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 ASTRONAUT_FACE = (181, 62, 268, 172)
 CLIP_MB = 40  # a valid clip over the image limit (25 MB) and under the video limit (200 MB)
@@ -131,7 +131,7 @@ def test_cli_json_is_the_analyze_json(client: Client, astronaut_png: Path, rando
 
 def padded_clip(path: Path, megabytes: int) -> Path:
     """A small valid mp4 grown to `megabytes` with an mp4 'free' box at its end (players skip it)."""
-    from fer.examples import write_clip
+    from fer.ui.examples import write_clip
 
     write_clip(path)
     size = megabytes * 2**20 - path.stat().st_size
@@ -144,10 +144,10 @@ def test_each_input_takes_the_size_it_promises(client: Client, tmp_path: Path) -
     """The Video tab promises 200 MB, the image inputs 25 MB: a 40 MB clip is analysed, a 30 MB image is refused
     by the app with a message naming the image limit (not by the upload route)."""
     clip = padded_clip(tmp_path / "big.mp4", CLIP_MB)
-    assert clip.stat().st_size > IMAGE_MAX_BYTES
+    assert clip.stat().st_size > MAX_IMAGE_BYTES
     *_, summary = client.predict(handle_file(clip), 3, api_name="/analyze_video")
     assert summary["video"]["name"] == "big.mp4" and summary["frames_processed"] == 10
     image = tmp_path / "huge.png"
-    image.write_bytes(b"\x89PNG" + bytes(IMAGE_MAX_BYTES + 2**20))
+    image.write_bytes(b"\x89PNG" + bytes(MAX_IMAGE_BYTES + 2**20))
     with pytest.raises(AppError, match=r"'huge\.png' is 26 MB; the limit is 25 MB"):
         client.predict(handle_file(image), api_name="/analyze")

@@ -20,12 +20,12 @@ from live_server import LiveApp, live_app  # noqa: F401
 from make_inputs import BAD_CASES, FACE_BOX, GOOD_CASES, Case, blank, crowd
 from PIL import Image
 
-from fer.cli import EXIT_IMAGE_FAILED
+from fer.cli.common import EXIT_INPUT_FAILED
 from fer.images import ImageError
 from fer.recognizer import EmotionRecognizer
-from fer.video import MAX_FILE_BYTES as VIDEO_MAX_BYTES
+from fer.video.io import MAX_VIDEO_BYTES as VIDEO_MAX_BYTES
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CROWD_FACES = 36
 MIN_CROWD_FOUND = 30
 BOX_TOLERANCE_PX = 8
@@ -92,7 +92,7 @@ def test_cli_all_inputs_in_one_call(inputs: dict[str, Path], random_model_id: st
         text=True,
         timeout=600,
     )
-    assert result.returncode == EXIT_IMAGE_FAILED
+    assert result.returncode == EXIT_INPUT_FAILED
     assert "Traceback" not in result.stderr
     errors = result.stderr.strip().splitlines()
     assert len(errors) == len(BAD_CASES), result.stderr
@@ -152,7 +152,7 @@ def test_app_keeps_serving_after_every_bad_input(live_app: LiveApp, inputs: dict
 @pytest.mark.slow
 def test_upload_size_is_limited(live_app: LiveApp, tmp_path: Path) -> None:  # noqa: F811
     """The upload route takes up to the largest limit an input promises (the Video tab's); images are held to
-    their own, smaller limit by the app (tests/test_app_live.py)."""
+    their own, smaller limit by the app (tests/ui/test_app_live.py)."""
     too_big = tmp_path / "big.mp4"
     with too_big.open("wb") as handle:
         handle.truncate(VIDEO_MAX_BYTES + 1024)  # sparse: no disk used

@@ -1,0 +1,1 @@
+"""Command lines: `fer` / `python -m fer` (predict, video), `fer-train` / `train.py`, `python -m fer.bench`."""
