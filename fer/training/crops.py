@@ -25,7 +25,7 @@ from fer.training.data import SPLITS, FaceSet, scan_split
 
 MANIFEST = "manifest.csv"
 CHUNK = 256  # images per task of a worker process
-FRAMINGS = ("detector", "native", "both")  # which crops a training set uses (see `load_cached_split`)
+FRAMINGS = ("detector", "native", "both")  # which crops a training set uses (see `CachedSplit.faces`)
 
 
 @dataclass
@@ -124,34 +124,40 @@ def prepare_dataset(
     return PrepareSummary(counts)
 
 
-def load_cached_split(
-    cache: Path, split: str, root: Path, framing: str = "detector", index: torch.Tensor | None = None
-) -> FaceSet:
-    """A cached split (or its images at `index`) as a FaceSet; `framing` picks detector crops, native crops
-    or both (each image twice, once per framing)."""
-    if framing not in FRAMINGS:
-        raise ValueError(f"framing must be one of {FRAMINGS}, not {framing!r}.")
-    with np.load(Path(cache) / f"{split}.npz") as data:
-        detector, native = torch.from_numpy(data["detector"]), torch.from_numpy(data["native"])
-        labels = torch.from_numpy(data["labels"])
-        paths = [Path(root) / s for s in data["sources"].tolist()]
-    if index is not None:
-        detector, native, labels = detector[index], native[index], labels[index]
-        paths = [paths[i] for i in index.tolist()]
-    if framing == "detector":
-        return FaceSet(detector, labels, paths)
-    if framing == "native":
-        return FaceSet(native, labels, paths)
-    return FaceSet(torch.cat([detector, native]), torch.cat([labels, labels]), paths + paths)
+@dataclass(frozen=True)
+class CachedSplit:
+    """One cached split as written by `prepare_dataset`, read from disk once."""
+
+    detector: torch.Tensor  # (N, size, size) uint8 crops around the detector's box (native where no face)
+    native: torch.Tensor  # (N, size, size) uint8 crops of the whole image
+    labels: torch.Tensor  # (N,) int64 index into EMOTIONS
+    sources: list[str]  # paths relative to the dataset root
+
+    @classmethod
+    def read(cls, cache: Path, split: str) -> CachedSplit:
+        with np.load(Path(cache) / f"{split}.npz") as data:
+            return cls(
+                torch.from_numpy(data["detector"]),
+                torch.from_numpy(data["native"]),
+                torch.from_numpy(data["labels"]),
+                data["sources"].tolist(),
+            )
+
+    def faces(self, root: Path, framing: str = "detector", index: torch.Tensor | None = None) -> FaceSet:
+        """The split (or its images at `index`) as a FaceSet; `framing` picks detector crops, native crops or
+        both (each image twice, once per framing)."""
+        if framing not in FRAMINGS:
+            raise ValueError(f"framing must be one of {FRAMINGS}, not {framing!r}.")
+        index = torch.arange(len(self.labels)) if index is None else index
+        detector, native, labels = self.detector[index], self.native[index], self.labels[index]
+        paths = [Path(root) / self.sources[i] for i in index.tolist()]
+        if framing == "detector":
+            return FaceSet(detector, labels, paths)
+        if framing == "native":
+            return FaceSet(native, labels, paths)
+        return FaceSet(torch.cat([detector, native]), torch.cat([labels, labels]), paths + paths)
 
 
-def cached_sources(cache: Path, split: str) -> list[str]:
-    """The source paths (relative to the dataset root) of a cached split, in cache order."""
-    with np.load(Path(cache) / f"{split}.npz") as data:
-        return data["sources"].tolist()
-
-
-def cached_crops(cache: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(detector crops, native crops) of a cached split."""
-    with np.load(Path(cache) / f"{split}.npz") as data:
-        return data["detector"], data["native"]
+def load_cached_split(cache: Path, split: str, root: Path, framing: str = "detector") -> FaceSet:
+    """A cached split as a FaceSet (see `CachedSplit.faces`)."""
+    return CachedSplit.read(cache, split).faces(root, framing)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from fer.training.audit import NEAR_DISTANCE, phash
-from fer.training.crops import cached_crops, cached_sources
+from fer.training.crops import CachedSplit
 
 BLOCK = 256  # test hashes compared at once (memory: BLOCK x train hashes x 8 bytes)
 
@@ -45,10 +45,10 @@ class CrossSetLeaks:
         return cls(**json.loads(Path(path).read_text()))
 
 
-def crop_hashes(cache: Path, split: str) -> np.ndarray:
+def crop_hashes(cached: CachedSplit) -> np.ndarray:
     """(N, 2) pHashes of a cached split's detector and native crops."""
-    detector, native = cached_crops(cache, split)
-    return np.array([[phash(d), phash(n)] for d, n in zip(detector, native, strict=True)], dtype=np.uint64)
+    pairs = zip(cached.detector.numpy(), cached.native.numpy(), strict=True)
+    return np.array([[phash(d), phash(n)] for d, n in pairs], dtype=np.uint64)
 
 
 def _near_any(test: np.ndarray, train: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,23 +67,22 @@ def cross_set_leaks(
     caches: dict[str, Path], train_splits: tuple[str, ...] = ("train",), max_distance: int = NEAR_DISTANCE
 ) -> CrossSetLeaks:
     """Compare every cached test split with every cached training split (of all the sets in `caches`)."""
-    tests = {name: crop_hashes(c, "test") for name, c in caches.items() if (Path(c) / "test.npz").is_file()}
+    test_splits = {name: CachedSplit.read(c, "test") for name, c in caches.items() if (Path(c) / "test.npz").is_file()}
+    tests = {name: crop_hashes(cached) for name, cached in test_splits.items()}
     result = CrossSetLeaks()
     hit_tests: dict[str, set[int]] = {name: set() for name in tests}
     for train_name, cache in caches.items():
         for split in train_splits:
             if not (Path(cache) / f"{split}.npz").is_file():
                 continue
-            train = crop_hashes(cache, split)
-            sources = cached_sources(cache, split)
+            cached = CachedSplit.read(cache, split)
+            train = crop_hashes(cached)
             excluded: set[int] = set()
             for test_name, test in tests.items():
                 test_rows, train_rows = _near_any(test, train, max_distance)
                 hit_tests[test_name].update(test_rows.tolist())
                 result.pairs[f"{test_name}/test <- {train_name}/{split}"] = len(set(train_rows.tolist()))
                 excluded.update(train_rows.tolist())
-            result.excluded.setdefault(train_name, []).extend(sorted(sources[i] for i in excluded))
-    result.test_leaked = {
-        name: sorted(cached_sources(caches[name], "test")[i] for i in rows) for name, rows in hit_tests.items()
-    }
+            result.excluded.setdefault(train_name, []).extend(sorted(cached.sources[i] for i in excluded))
+    result.test_leaked = {name: sorted(test_splits[name].sources[i] for i in rows) for name, rows in hit_tests.items()}
     return result

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from fer.labels import EMOTIONS
-from fer.training.crops import FRAMINGS, cached_sources, load_cached_split
+from fer.training.crops import FRAMINGS, CachedSplit
 from fer.training.data import DatasetSplits, FaceSet, read_votes, stratified_split
 
 MIX_PATTERN = re.compile(r"^(?P<name>[\w.-]+)(:(?P<framing>\w+))?=(?P<weight>[0-9.]+)$")
@@ -95,19 +95,18 @@ def load_mix(
             raise FileNotFoundError(
                 f"No crop cache {cache}/train.npz: run train.py prepare --data {root} --out {cache}"
             )
-        sources = cached_sources(cache, "train")
-        labels = load_cached_split(cache, "train", root, "native").labels
+        cached = CachedSplit.read(cache, "train")
         if (cache / "val.npz").is_file():
-            keep, held = list(range(len(sources))), None
+            keep, held = list(range(len(cached.sources))), None
         else:
-            keep, held = _holdout(entry.name, sources, labels, val_fraction, seed)
+            keep, held = _holdout(entry.name, cached.sources, cached.labels, val_fraction, seed)
         dropped = set((excluded or {}).get(entry.name, []))
-        keep = [i for i in keep if sources[i] not in dropped]
-        train = _with_targets(load_cached_split(cache, "train", root, entry.framing, torch.tensor(keep)), votes)
+        keep = [i for i in keep if cached.sources[i] not in dropped]
+        train = _with_targets(cached.faces(root, entry.framing, torch.tensor(keep)), votes)
         if held is None:
-            val = load_cached_split(cache, "val", root, entry.framing)
+            val = CachedSplit.read(cache, "val").faces(root, entry.framing)
         else:
-            val = load_cached_split(cache, "train", root, entry.framing, torch.tensor(held))
+            val = cached.faces(root, entry.framing, torch.tensor(held))
         trains.append(train)
         weights.append(torch.full((len(train),), entry.weight / len(train)))
         val_sets[entry.name] = val

@@ -172,23 +172,15 @@ def _train_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+def _fit_args(dataset: Path, run: Path, epochs: int) -> list[str]:
+    """`train.py fit` on the shapes dataset, small batches, 2 threads."""
+    size = ["--epochs", str(epochs), "--batch-size", "16", "--threads", "2"]
+    return ["fit", "--data", str(dataset), "--run-dir", str(run), *size]
+
+
 def test_cli_fit_exports_and_push_fails_cleanly(dataset: Path, tmp_path: Path) -> None:
     run = tmp_path / "cli_run"
-    result = _train_cli(
-        "fit",
-        "--data",
-        str(dataset),
-        "--run-dir",
-        str(run),
-        "--epochs",
-        "1",
-        "--batch-size",
-        "16",
-        "--threads",
-        "2",
-        "--push-to-hub",
-        "someone/fer-test",
-    )
+    result = _train_cli(*_fit_args(dataset, run, 1), "--push-to-hub", "someone/fer-test")
     output = result.stdout + result.stderr
     assert "skipped folders: contempt (3)" in output and "1 unreadable images skipped" in output
     assert "Traceback" not in output
@@ -204,21 +196,7 @@ def test_cli_fit_exports_and_push_fails_cleanly(dataset: Path, tmp_path: Path) -
 
 def test_kill_9_then_resume(dataset: Path, tmp_path: Path) -> None:
     run = tmp_path / "killed"
-    cmd = [
-        sys.executable,
-        str(ROOT / "train.py"),
-        "fit",
-        "--data",
-        str(dataset),
-        "--run-dir",
-        str(run),
-        "--epochs",
-        "40",
-        "--batch-size",
-        "16",
-        "--threads",
-        "2",
-    ]
+    cmd = [sys.executable, str(ROOT / "train.py"), *_fit_args(dataset, run, 40)]
     process = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"}
     )
@@ -231,20 +209,7 @@ def test_kill_9_then_resume(dataset: Path, tmp_path: Path) -> None:
     process.wait()
     done = checkpoint.load(run / LAST)["epochs_done"]
     assert done >= 1
-    resumed = _train_cli(
-        "fit",
-        "--data",
-        str(dataset),
-        "--run-dir",
-        str(run),
-        "--epochs",
-        str(done + 1),
-        "--batch-size",
-        "16",
-        "--resume",
-        "--threads",
-        "2",
-    )
+    resumed = _train_cli(*_fit_args(dataset, run, done + 1), "--resume")
     assert f"resumed after epoch {done}" in resumed.stdout, resumed.stdout + resumed.stderr
     assert checkpoint.load(run / LAST)["epochs_done"] == done + 1
 
