@@ -21,12 +21,15 @@ class DetectorOptions:
     max_side: int | None = 1024  # detect on a copy whose longer side is at most this (None: full size)
     min_score: float = 0.9
     factor: float = 0.709
-    # no face found: look again with a gray border of this fraction of the shorter side on every edge, which
-    # finds faces that fill the image (tight crops) whose outline MTCNN misses at the border (0 turns it off)
-    pad_retry: float = 0.5
+    # no face found: look again with a gray border of each of these fractions of the shorter side on every edge,
+    # in turn, which finds faces that fill the image (tight crops) whose outline MTCNN misses at the border;
+    # () turns the retries off. An image whose shorter side is under `upscale_below` px is then also looked at
+    # twice as large, with each border (a small tight crop's eyes and mouth are too few pixels for P-Net).
+    pad_retries: tuple[float, ...] = (0.5, 0.25, 0.15, 1.0)
+    upscale_below: int = 160
 
 
-WEBCAM_OPTIONS = DetectorOptions(min_face_size=40, max_side=320, pad_retry=0.0)
+WEBCAM_OPTIONS = DetectorOptions(min_face_size=40, max_side=320, pad_retries=())
 PAD_GRAY = 128
 ONET_SIZE = 48  # MTCNN's O-Net input side
 REFINE_PASSES = 2  # O-Net passes per kept box: the second starts from the box the first moved
@@ -61,11 +64,24 @@ class FaceDetector:
 
     def detect(self, image: np.ndarray) -> list[Face]:
         faces = self._detect(image)
-        if faces or not self.options.pad_retry:
+        if faces or not self.options.pad_retries:
             return faces
-        # the retry pads the downscaled copy, so a large image costs no more memory than the first look
+        zooms = (1, 2) if min(image.shape[:2]) < self.options.upscale_below else (1,)
+        for zoom in zooms:
+            for fraction in self.options.pad_retries:
+                faces = self._detect_padded(image, fraction, zoom)
+                if faces:
+                    return faces
+        return []
+
+    def _detect_padded(self, image: np.ndarray, fraction: float, zoom: int) -> list[Face]:
+        """One look at `image` (enlarged `zoom` times) inside a gray border of `fraction` of its shorter side;
+        the border pads the downscaled copy, so a large image costs no more memory than the first look."""
+        if zoom > 1:
+            height, width = image.shape[:2]
+            image = np.asarray(Image.fromarray(image).resize((width * zoom, height * zoom), Image.BICUBIC))
         height, width = image.shape[:2]
-        pad = max(1, round(min(height, width) * self.options.pad_retry))
+        pad = max(1, round(min(height, width) * fraction))
         scale = self.scale_for(width + 2 * pad, height + 2 * pad)
         small_pad = max(1, round(pad * scale))
         padded = np.pad(
@@ -73,11 +89,11 @@ class FaceDetector:
         )
         return [
             Face(
-                tuple(v / scale - pad for v in face.box),  # may reach past the border: face_crop edge-pads
+                tuple((v / scale - pad) / zoom for v in face.box),  # may reach past the border: face_crop edge-pads
                 face.score,
-                [(x / scale - pad, y / scale - pad) for x, y in face.landmarks or []],
+                [((x / scale - pad) / zoom, (y / scale - pad) / zoom) for x, y in face.landmarks or []],
             )
-            for face in self._detect(padded, min_face_scale=scale)
+            for face in self._detect(padded, min_face_scale=scale * zoom)
         ]
 
     @torch.inference_mode()

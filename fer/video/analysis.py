@@ -25,7 +25,7 @@ MAX_STRIDE = 30
 TRUNCATED_TOLERANCE = 0.02  # a clip decoding to fewer of the frames its container states is refused as truncated
 # Clip faces are often smaller than webcam faces: from 32 px, found on a copy up to 1280 px (1080p and 4K frames).
 # Detecting on one processed frame in 3 (the frames between re-classify the last boxes) keeps 640x360 near real time.
-VIDEO_OPTIONS = DetectorOptions(min_face_size=32, max_side=1280, pad_retry=0.0)  # frames: one look each
+VIDEO_OPTIONS = DetectorOptions(min_face_size=32, max_side=1280, pad_retries=())  # frames: one look each
 VIDEO_DETECT_EVERY = 3
 
 Progress = Callable[[int, int | None], None]  # (frames read, total frames if known)

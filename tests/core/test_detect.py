@@ -72,7 +72,7 @@ def test_face_cut_by_the_border_keeps_its_original_box(detector: FaceDetector, a
 def test_tight_crop_is_found_on_a_padded_retry(detector: FaceDetector, astronaut: np.ndarray) -> None:
     """A crop that the face fills edge to edge: MTCNN misses it as is, and finds it with a border added."""
     tight = np.ascontiguousarray(astronaut[67:169, 186:263])
-    assert FaceDetector(DetectorOptions(pad_retry=0.0)).detect(tight) == []
+    assert FaceDetector(DetectorOptions(pad_retries=())).detect(tight) == []
     faces = detector.detect(tight)
     assert len(faces) == 1 and faces[0].score > 0.9
     x1, y1, x2, y2 = faces[0].box  # in the crop's own pixels: the box covers the crop
@@ -82,6 +82,34 @@ def test_tight_crop_is_found_on_a_padded_retry(detector: FaceDetector, astronaut
     shrunk = FaceDetector(DetectorOptions(max_side=128)).detect(tight)
     assert len(shrunk) == 1
     np.testing.assert_allclose(shrunk[0].box, faces[0].box, atol=BOX_TOLERANCE_PX)
+
+
+def test_retries_try_each_border_then_a_small_image_twice_as_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no face, each border is tried in turn, and a small image is looked at again enlarged twice."""
+    detector = FaceDetector(DetectorOptions(pad_retries=(0.5, 0.25), upscale_below=160))
+    looks: list[tuple[int, int]] = []
+    real = detector._detect
+
+    def counted(image: np.ndarray, min_face_scale: float = 1.0) -> list[Face]:
+        looks.append(image.shape[:2])
+        return real(image, min_face_scale)
+
+    monkeypatch.setattr(detector, "_detect", counted)
+    assert detector.detect(np.full((100, 80, 3), 230, np.uint8)) == []
+    # as is; borders 0.5 and 0.25 of the shorter side (80); then the 200x160 copy with both borders
+    assert looks == [(100, 80), (180, 160), (140, 120), (360, 320), (280, 240)]
+    looks.clear()
+    assert detector.detect(np.full((400, 300, 3), 230, np.uint8)) == []
+    assert len(looks) == 3  # a large image is never enlarged
+
+
+def test_enlarged_look_maps_boxes_back(detector: FaceDetector, astronaut: np.ndarray) -> None:
+    """A face found on the enlarged copy has its box in the image's own pixels, as the plain retry gives it."""
+    tight = np.ascontiguousarray(astronaut[67:169, 186:263])
+    plain, enlarged = detector._detect_padded(tight, 0.5, 1), detector._detect_padded(tight, 0.5, 2)
+    assert len(plain) == len(enlarged) == 1
+    assert iou(plain[0].box, enlarged[0].box) > MIN_IOU_ACROSS_SCALES
+    np.testing.assert_allclose(plain[0].landmarks, enlarged[0].landmarks, atol=BOX_TOLERANCE_PX)
 
 
 def test_downscaled_detection_maps_boxes_back(astronaut: np.ndarray) -> None:
