@@ -169,14 +169,14 @@ def test_video_subcommand_is_registered() -> None:
 
 
 def test_every_option_has_help_text() -> None:
-    """`fer`, `fer-train` and `python -m fer.bench`: every option and argument of every subcommand says what it is."""
+    """Every command line (fer, fer-train, fer-live, python -m fer.bench): each option and argument says what it is."""
     import argparse
 
-    from fer.cli import bench, train
+    from fer.cli import app, bench, train
     from fer.cli.main import build_parser
 
     missing = []
-    for parser in (build_parser(), train.build_parser(), bench.build_parser()):
+    for parser in (build_parser(), train.build_parser(), app.build_parser(), bench.build_parser()):
         commands = [a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         for command in list(commands[0].values()) if commands else [parser]:
             silent = [a for a in command._actions if not a.help and not isinstance(a, argparse._HelpAction)]
