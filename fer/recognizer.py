@@ -48,7 +48,11 @@ class EmotionRecognizer:
 
     def classify_face(self, face_image: ImageInput) -> dict[str, float]:
         """The 7 probabilities for an image that is already a cropped face."""
-        probabilities = self.classify(load_rgb(face_image), None)[0]
+        return self.classify_rgb(load_rgb(face_image))
+
+    def classify_rgb(self, rgb: np.ndarray) -> dict[str, float]:
+        """`classify_face` for an RGB uint8 array that `load_rgb` returned (checked and decoded once, not again)."""
+        probabilities = self.classify(rgb, None)[0]
         return {name: float(p) for name, p in zip(EMOTIONS, probabilities, strict=False)}
 
     def predict_faces(self, image: np.ndarray, faces: list[Face]) -> list[FacePrediction]:

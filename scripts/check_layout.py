@@ -1,5 +1,6 @@
 """The package's shape: no import cycle between fer's modules, no module over MAX_LINES lines, and the layers
-import only downwards (core never imports training, video, cli or ui). Prints what it finds; exit 1 on a fault.
+import only downwards: core < features (training, video, bench) < ui < cli; a `__main__` module is an entry point
+above them all. Prints what it finds; exit 1 on a fault.
 
     python scripts/check_layout.py
 """
@@ -12,7 +13,21 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "fer"
 MAX_LINES = 300
-UPPER = ("fer.training", "fer.video", "fer.cli", "fer.ui", "fer.bench")  # core modules import none of these
+# bottom to top; a module imports only from its own layer or those below (core: every module not listed)
+LAYERS = (
+    ("core", ()),
+    ("features", ("fer.training", "fer.video", "fer.bench")),
+    ("ui", ("fer.ui",)),
+    ("cli", ("fer.cli",)),
+)
+ENTRY_POINT = "__main__"  # `python -m fer`, `python -m fer.bench`: shims that call the CLI
+
+
+def layer(module: str) -> int:
+    """The index of `module`'s layer in LAYERS (an entry point is above them all)."""
+    if module.split(".")[-1] == ENTRY_POINT:
+        return len(LAYERS)
+    return max(i for i, (_, prefixes) in enumerate(LAYERS) if not prefixes or module.startswith(prefixes))
 
 
 def module_name(path: Path) -> str:
@@ -68,10 +83,9 @@ def main() -> int:
             print(f"{path.relative_to(PACKAGE.parent)}: {lines} lines (limit {MAX_LINES})")
             faults += 1
     for module, deps in sorted(graph.items()):
-        if not module.startswith(UPPER) and module != "fer.__main__":  # `python -m fer` calls the CLI
-            for dep in sorted(d for d in deps if d.startswith(UPPER)):
-                print(f"layer: core module {module} imports {dep}")
-                faults += 1
+        for dep in sorted(d for d in deps if layer(d) > layer(module)):
+            print(f"layer: {module} ({LAYERS[layer(module)][0]}) imports {dep} ({LAYERS[layer(dep)][0]})")
+            faults += 1
     print(f"{len(modules)} modules, {sum(map(len, graph.values()))} imports between them: {faults} fault(s)")
     return 1 if faults else 0
 

@@ -1,1 +1,1 @@
-"""Benchmarks: `python -m fer.bench` (latency per frame, fast path vs baseline) and `--tracking` (faces followed through clips)."""
+"""Benchmarks run by `fer bench` (fer/cli/bench.py): latency per frame (fast path vs baseline), tracking in clips."""

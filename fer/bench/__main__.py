@@ -1,5 +1,5 @@
-"""`python -m fer.bench`: see fer/bench/latency.py."""
+"""`python -m fer.bench`: a shim for `fer bench` (fer/cli/bench.py)."""
 
-from fer.bench.latency import main
+from fer.cli.bench import main
 
 raise SystemExit(main())

@@ -7,8 +7,6 @@ baseline (MTCNN at its defaults on the full frame, one forward pass per face) in
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -16,18 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps
 
-from fer.cli.common import EXIT_MODEL_FAILED, fail
 from fer.detect import WEBCAM_OPTIONS, Face, FaceDetector
 from fer.draw import draw_faces
 from fer.images import load_rgb
 from fer.labels import EMOTIONS
-from fer.model import ModelError, ModelInfo, default_model_id, new_classifier
+from fer.model import ModelInfo, new_classifier
 from fer.preprocess import InputSpec
 from fer.recognizer import EmotionRecognizer
-from fer.stream import DETECT_EVERY, StreamProcessor
+from fer.stream import StreamProcessor
 
 FRAME_SIZE = (640, 480)
 DEFAULT_FRAMES = 60
@@ -37,8 +33,18 @@ ONE_FACE_PHOTO = "single_face/face_recognition_obama.jpg"
 SIX_FACE_PHOTO = "multi_face/facenet_pytorch_multiface.jpg"
 MULTI_FACE_DIR = "multi_face"
 ASTRONAUT_HEAD = (110, 0, 350, 260)  # head and shoulders of skimage's astronaut, tiled 3x2 for the 6-face frame
-CACHE_DIR = Path.home() / ".cache" / "fer" / "tracking"
 RANDOM_MODEL = "random"  # an untrained ResNet18: the same speed as the trained one, for timing before training
+HEADERS = [
+    "frame",
+    "path",
+    "median ms",
+    "p90 ms",
+    "CPU ms/frame",
+    "median frames/s",
+    "mean frames/s",
+    "vs baseline (median / mean)",
+    "faces",
+]
 
 
 @dataclass
@@ -179,75 +185,3 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A Markdown table."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fer.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="measured frames per path and scenario")
-    parser.add_argument("--warmup", type=int, default=DEFAULT_WARMUP, help="frames run before measuring")
-    parser.add_argument(
-        "--model",
-        default=None,
-        metavar="ID",
-        help=f"model id (default {default_model_id()}); '{RANDOM_MODEL}': untrained",
-    )
-    parser.add_argument("--detect-every", type=int, default=DETECT_EVERY, help="fast path: run the detector every N")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--media", type=Path, default=MEDIA_DIR, help="face_media folder (photos of real faces)")
-    parser.add_argument(
-        "--tracking",
-        action="store_true",
-        help="instead: tracking through the clips in MEDIA/video (fer.bench.tracking)",
-    )
-    parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="--tracking: where reference detections are kept")
-    return parser
-
-
-def tracking(recognizer: EmotionRecognizer, args: argparse.Namespace) -> int:
-    """Print the tracking table (fer.bench.tracking): current path and new path on each clip at stride 1 and 3."""
-    from fer.bench.tracking import HEADERS, tracking_rows
-
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"model {recognizer.model_id}; torch threads {torch.get_num_threads()}, load average {load}")
-    scores, notes = tracking_rows(recognizer, args.media / "video", args.cache)
-    print("\n".join(notes) + "\n")
-    print(table(HEADERS, [score.row() for score in scores]))
-    return 0 if scores else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.frames < 1 or args.warmup < 0 or args.detect_every < 1:
-        fail("--frames and --detect-every must be >= 1, --warmup >= 0")
-        return EXIT_MODEL_FAILED
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        recognizer = load_recognizer(args.model)
-    except ModelError as err:
-        fail(f"{err} (or pass --model {RANDOM_MODEL} to time an untrained model)")
-        return EXIT_MODEL_FAILED
-    if args.tracking:
-        return tracking(recognizer, args)
-    one, six, source = bench_frames(args.media)
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"model {recognizer.model_id}; frames {FRAME_SIZE[0]}x{FRAME_SIZE[1]} from {source}")
-    print(
-        f"{args.frames} frames after {args.warmup} warm-up; torch threads {torch.get_num_threads()}, "
-        f"{os.cpu_count()} CPUs, load average {load}\n"
-    )
-    headers = [
-        "frame",
-        "path",
-        "median ms",
-        "p90 ms",
-        "CPU ms/frame",
-        "median frames/s",
-        "mean frames/s",
-        "vs baseline (median / mean)",
-        "faces",
-    ]
-    print(table(headers, run(recognizer, one, six, args.frames, args.warmup, args.detect_every)))
-    print("\nFaces found in the multi-face photos at 640x480:\n")
-    print(table(["photo", "baseline", "fast path"], detection_rows(recognizer, args.media)))
-    return 0

@@ -35,6 +35,7 @@ REF_MIN_HEIGHT, REF_SCORE, MATCH_IOU = 36.0, 0.95, 0.4
 FACE_SCORE, NO_FACE_IOU = 0.7, 0.3
 LINK_IOU = 0.3  # reference faces in consecutive processed frames with this overlap are one face
 REF_CUT_CHANGE = 20.0  # Hamilton: cuts change a thumbnail by 27.7-30.4 at stride 1, motion within a shot <= 13.6
+CACHE_DIR = Path.home() / ".cache" / "fer" / "tracking"  # reference detections, one file per clip
 Boxes = list[tuple[float, float, float, float]]
 
 

@@ -1,1 +1,1 @@
-"""Command lines: `fer` / `python -m fer` (predict, video), `fer-train` / `train.py`, `python -m fer.bench`."""
+"""Command lines: `fer` / `python -m fer` (predict, video, bench = `python -m fer.bench`), `fer-train` / `train.py`."""

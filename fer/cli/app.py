@@ -10,7 +10,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from fer.cli.common import EXIT_MODEL_FAILED, EXIT_OK, add_model_option, fail
+from fer.cli.common import EXIT_MODEL_FAILED, EXIT_OK, add_model_option, fail, run
 from fer.images import MAX_IMAGE_BYTES
 from fer.model import ModelError, default_model_id
 from fer.recognizer import EmotionRecognizer
@@ -24,7 +24,7 @@ MAX_UPLOAD_BYTES = max(MAX_IMAGE_BYTES, MAX_VIDEO_BYTES)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fer-live", description="Facial emotion recognition web app (Gradio).")
     add_model_option(parser, default_model_id())
     parser.add_argument(
@@ -39,11 +39,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="port (default: $GRADIO_SERVER_PORT, else %(default)s)",
     )
     parser.add_argument("--mcp", action="store_true", help="also serve /analyze and /classify_face as an MCP server")
-    return parser.parse_args(argv)
+    parser.set_defaults(func=serve)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Load the model (a bad id fails in one line), then serve the app until Ctrl-C."""
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     try:
         recognizer = EmotionRecognizer.from_pretrained(args.model)

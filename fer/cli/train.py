@@ -38,7 +38,8 @@ def add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", type=Path, default=Path("runs/ferplus"), help="checkpoints and reports")
     parser.add_argument("--resume", action="store_true", help="continue run-dir/last.ckpt")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    parser.add_argument("--device", default=device, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--val-fraction", type=float, default=0.1, help="held out of train when there is no val/")
     parser.add_argument("--export", type=Path, default=None, help="export folder (default: run-dir/model)")
     parser.add_argument("--audit", type=Path, default=None, help="saved audit JSON for the clean-test figures")
@@ -63,15 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="training-loop img/s against raw forward/backward img/s")
     bench.set_defaults(func=jobs.bench)
     add_fit_options(bench)
-    bench.add_argument("--batches", type=int, default=20)
+    bench.add_argument("--batches", type=int, default=20, help="batches timed for each figure (default %(default)s)")
 
     export = commands.add_parser("export", help="a run's best weights -> timm save_for_hf folder + model card")
     export.set_defaults(func=jobs.export)
-    export.add_argument("--run-dir", type=Path, required=True)
+    export.add_argument("--run-dir", type=Path, required=True, help="the run folder (its checkpoints, from fit)")
     export.add_argument("--data", type=Path, default=None, help="the dataset the run was trained on (or --mix)")
     add_mix_options(export)
     export.add_argument("--soft-labels", type=Path, default=None, help="the votes CSV the run was trained with")
-    export.add_argument("--out", type=Path, default=Path("models/fer-resnet18"))
+    export.add_argument(
+        "--out", type=Path, default=Path("models/fer-resnet18"), help="export folder (default: %(default)s)"
+    )
     export.add_argument("--audit", type=Path, default=None, help="saved audit JSON (else the audit runs)")
     export.add_argument("--margin", type=float, default=None, help="face crop margin stored for serving")
     export.add_argument("--tau", type=float, default=None, help="prior correction (default: chosen on val; 0: none)")
@@ -87,19 +90,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--data-dir", type=Path, default=Path("../shared/data"), help="folder of the test sets")
     evaluate.add_argument("--leaks", type=Path, default=None, help="train.py leaks JSON, for clean-test figures")
-    evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
+    evaluate.add_argument("--split", default="test", choices=["train", "val", "test"], help="split of --data")
     evaluate.add_argument("--audit", type=Path, default=None, help="saved audit JSON (else the audit runs)")
     evaluate.add_argument("--out", type=Path, default=None, help="folder for metrics.json + confusion_matrix.png")
 
     audit = commands.add_parser("audit", help="exact and near duplicates within and across splits")
     audit.set_defaults(func=jobs.run_audit)
-    audit.add_argument("--data", type=Path, required=True)
-    audit.add_argument("--out", type=Path, default=Path("audit.json"))
+    audit.add_argument("--data", type=Path, required=True, help="folder with train/ [val/] [test/]")
+    audit.add_argument("--out", type=Path, default=Path("audit.json"), help="the audit JSON (default: %(default)s)")
     audit.add_argument("--max-distance", type=int, default=4, help="max pHash Hamming distance of a near copy")
 
     average = commands.add_parser("average", help="a run folder holding the mean of runs' best weights, to export")
     average.set_defaults(func=jobs.average)
-    average.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    average.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="run folders to average")
     average.add_argument("--out", type=Path, required=True, help="new run folder for `train.py export`")
 
     prepare = commands.add_parser("prepare", help="detect and crop a dataset once, as serving does, into a cache")
@@ -111,13 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     leaks = commands.add_parser("leaks", help="training images of any cached set that copy a test image of any set")
     leaks.set_defaults(func=jobs.leaks)
     leaks.add_argument("names", nargs="+", metavar="NAME", help="cached sets (folders of --cache-dir)")
-    leaks.add_argument("--cache-dir", type=Path, default=Path("cache"))
-    leaks.add_argument("--out", type=Path, default=Path("runs/leaks.json"))
+    leaks.add_argument("--cache-dir", type=Path, default=Path("cache"), help="crop caches, one folder per set")
+    leaks.add_argument(
+        "--out", type=Path, default=Path("runs/leaks.json"), help="the leaks JSON (default: %(default)s)"
+    )
 
     push = commands.add_parser("push", help="push an exported folder to the Hub (retry after a failed push)")
     push.set_defaults(func=jobs.push)
-    push.add_argument("folder", type=Path)
-    push.add_argument("repo_id", metavar="ORG/NAME")
+    push.add_argument("folder", type=Path, help="an exported model folder")
+    push.add_argument("repo_id", metavar="ORG/NAME", help="the Hub repository")
     return parser
 
 

@@ -119,7 +119,7 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
 
     def classify_face(face: dict[str, Any]) -> dict[str, float]:
         """The 7 emotion probabilities of an image that is already a cropped face."""
-        return recognizer.classify_face(read_upload(face))
+        return recognizer.classify_rgb(read_upload(face))
 
     with gr.Blocks(title="Facial emotion recognition", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(header(identity), elem_id="header")

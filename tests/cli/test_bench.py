@@ -1,12 +1,17 @@
-"""`python -m fer.bench` with tiny settings: it prints the latency table and the face counts (no timing asserts)."""
+"""`fer bench` / `python -m fer.bench` with tiny settings: the latency table and the face counts (no timing asserts)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from fer.bench import latency as bench
+from fer.cli import bench
+from fer.cli.main import main as fer_main
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
@@ -27,6 +32,21 @@ def test_bench_prints_the_tables(random_model_id: str, tmp_path: Path, capsys: p
     assert "| astronaut x6 | 6 | 6 |" in out
 
 
+def test_tracking_without_clips_exits_1(random_model_id: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert fer_main(["bench", "--tracking", "--model", random_model_id, "--media", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "not found" in out and "| clip | stride | path |" in out
+
+
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture) -> None:
     assert bench.main(["--frames", "0"]) == 2
+    assert capsys.readouterr().err == "fer: --frames and --detect-every must be >= 1, --warmup >= 0\n"
+    assert fer_main(["bench", "--warmup", "-1"]) == 2
     assert "--frames" in capsys.readouterr().err
+
+
+def test_python_m_fer_bench_is_fer_bench() -> None:
+    """The shim has the subcommand's options and its one-line errors."""
+    command = [sys.executable, "-m", "fer.bench", "--detect-every", "0", "--tracking"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.startswith("fer: --frames"), result.stderr

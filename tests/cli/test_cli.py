@@ -166,3 +166,19 @@ def test_video_subcommand_is_registered() -> None:
 
     args = build_parser().parse_args(["video", "clip.mp4", "--csv", "out.csv"])
     assert args.func is run_video_command and args.input == Path("clip.mp4")
+
+
+def test_every_option_has_help_text() -> None:
+    """Every command line (fer, fer-train, fer-live, python -m fer.bench): each option and argument says what it is."""
+    import argparse
+
+    from fer.cli import app, bench, train
+    from fer.cli.main import build_parser
+
+    missing = []
+    for parser in (build_parser(), train.build_parser(), app.build_parser(), bench.build_parser()):
+        commands = [a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        for command in list(commands[0].values()) if commands else [parser]:
+            silent = [a for a in command._actions if not a.help and not isinstance(a, argparse._HelpAction)]
+            missing += [f"{command.prog} {a.option_strings or a.dest}" for a in silent]
+    assert not missing

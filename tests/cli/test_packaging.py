@@ -30,3 +30,20 @@ def test_layout_has_no_cycle_no_long_module_and_a_core_that_imports_no_layer_abo
         [sys.executable, str(ROOT / "scripts" / "check_layout.py")], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and "0 fault(s)" in result.stdout, result.stdout
+
+
+def test_layers_go_core_features_ui_cli_then_entry_points() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_layout", ROOT / "scripts" / "check_layout.py")
+    check_layout = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_layout)
+    modules = (
+        "fer.images",
+        "fer.video.io",
+        "fer.bench.latency",
+        "fer.ui.blocks",
+        "fer.cli.bench",
+        "fer.bench.__main__",
+    )
+    assert [check_layout.layer(module) for module in modules] == [0, 1, 1, 2, 3, 4]
