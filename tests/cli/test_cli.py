@@ -144,8 +144,8 @@ def test_hub_model_from_the_cache(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,
 ) -> None:
+    from hub_cache import hub_cache
     from huggingface_hub import constants as hub_constants
-    from test_model import hub_cache
 
     monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(hub_cache(tmp_path, "org/fer", random_model_dir)))
     assert main(["predict", str(images["astronaut"]), "--model", "hf-hub:org/fer", "--json"]) == 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hub_cache import hub_cache
 from huggingface_hub import constants as hub_constants
 from make_inputs import FACE_BOX
 from safetensors.torch import save_file
@@ -30,7 +31,6 @@ from fer.recognizer import EmotionRecognizer
 SPEC = InputSpec(size=75, mean=0.5, std=0.25, margin=-0.09)
 PERMUTED = ("neutral", "surprise", "happy", "angry", "sad", "fear", "disgust")
 FAIL_FAST_S = 5.0
-SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def biased_model(top_index: int) -> torch.nn.Module:
@@ -41,18 +41,6 @@ def biased_model(top_index: int) -> torch.nn.Module:
         model.fc.bias.zero_()
         model.fc.bias[top_index] = 10.0
     return model
-
-
-def hub_cache(root: Path, repo_id: str, model_dir: Path, files: tuple[str, ...] = (CONFIG_NAME, WEIGHTS_NAME)) -> Path:
-    """Lay `model_dir` out as huggingface_hub's cache: models--org--name/{snapshots/<hash>/..., refs/main}."""
-    repo = root / f"models--{repo_id.replace('/', '--')}"
-    snapshot = repo / "snapshots" / SNAPSHOT
-    snapshot.mkdir(parents=True)
-    for name in files:
-        shutil.copy(model_dir / name, snapshot / name)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(SNAPSHOT)
-    return root
 
 
 def edited_copy(model_dir: Path, out: Path, **changes: object) -> Path:
