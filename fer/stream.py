@@ -18,6 +18,10 @@ DETECT_EVERY = 3  # the detector runs on one frame in this many at least; the fr
 FPS_WINDOW = 15  # frames over which frames/s and the time per frame are measured
 STALE_S = 2.0  # a gap this long between frames means a new stream: tracks and timings are forgotten
 KEEP_SCORE = 0.9  # O-Net score a followed box needs to stay (the detector's own minimum)
+# Detector score a face needs to start a track (to overlap no box of the last frame); a face already followed
+# needs only the detector's minimum. Most boxes on no face in the clips (fer.bench --tracking) were such new
+# detections scoring 0.90-0.93 (hands, a coat) and gone a frame later; real faces mostly start above 0.95.
+NEW_SCORE = 0.95
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class TrackingOptions:
     detect_every: int = DETECT_EVERY
     follow: bool = True  # move each box with O-Net every frame, drop it when it no longer holds a face
     keep_score: float = KEEP_SCORE
+    new_score: float = NEW_SCORE  # detector score a face overlapping no box of the last frame needs to be drawn
     follow_passes: int = 1  # O-Net passes per followed box
     motion: float = MOTION_CHANGE  # thumbnail change (fer.scene) that makes the detector run at once
     new_face: float = NEW_FACE_CHANGE  # change of a thumbnail region away from the followed faces: detect at once
@@ -89,8 +94,9 @@ class StreamProcessor:
     cut, on motion, on a change away from the followed faces (a face may have entered), or after a followed face
     was lost. In between, each face's box is moved onto the face by MTCNN's O-Net and dropped when O-Net no longer
     sees a face there (`follow`). On a detector frame, a followed face the detector missed stays if O-Net still
-    sees it. A cut restarts the tracks (new ids). Every frame's
-    faces are classified in one batch; probabilities are smoothed per tracked face (fer.tracking).
+    sees it. A detection away from the last frame's boxes starts a track only with a score of `new_score`. A cut
+    restarts the tracks (new ids). Every frame's faces are classified in one batch; probabilities are smoothed per
+    tracked face (fer.tracking).
     """
 
     def __init__(
@@ -159,13 +165,19 @@ class StreamProcessor:
 
     def _locate(self, frame: np.ndarray, detect: bool) -> tuple[list[Face], bool]:
         """(this frame's faces, whether the detector ran): the followed faces, with the detector's when `detect`
-        or when a followed face was lost (then a face the detector misses stays if O-Net still sees it)."""
+        or when a followed face was lost (then a face the detector misses stays if O-Net still sees it; a new face
+        needs `new_score`)."""
         if not self.options.follow:
             return (self.detector.detect(frame) if detect else self._faces), detect
         followed = self._follow(frame, self._faces) if self._shape == frame.shape else []
         if not detect and len(followed) == len(self._faces):
             return followed, False
-        found = self.detector.detect(frame)
+        known = followed + self._faces  # a detection overlapping none of them would start a track
+        found = [
+            face
+            for face in self.detector.detect(frame)
+            if face.score >= self.options.new_score or not unmatched([face], known)
+        ]
         return found + unmatched(followed, found), True
 
     def _follow(self, frame: np.ndarray, faces: list[Face]) -> list[Face]:

@@ -111,6 +111,33 @@ def test_a_new_face_makes_the_detector_run_at_once(
     assert not change.changed_outside([(20, 120, 220, 330), (420, 120, 620, 330)], alone.shape, 20.0)
 
 
+class ScoredDetector(FaceDetector):
+    """The video detector, its faces given the scores of `scores`, one per call (O-Net's follow is real)."""
+
+    def __init__(self, scores: list[float]):
+        super().__init__(VIDEO_OPTIONS)
+        self.scores = scores
+
+    def detect(self, image: np.ndarray) -> list:
+        return [replace(face, score=self.scores.pop(0)) for face in super().detect(image)]
+
+
+def test_a_new_face_needs_a_sure_detection_a_followed_one_does_not(
+    recognizer: EmotionRecognizer, astronaut: np.ndarray
+) -> None:
+    frame = scene(astronaut, 200)
+    stream = StreamProcessor(recognizer, ScoredDetector([0.92, 0.99, 0.92]), detect_every=1, stale_s=None)
+    results = [stream.process(frame) for _ in range(3)]
+    assert all(r.detected for r in results)
+    assert results[0].faces == []  # a face first seen at 0.92 is not drawn (yet)
+    assert [f.id for f in results[1].faces] == [1]  # seen at 0.99: a track starts
+    (kept,) = results[2].faces  # the same face at 0.92: the detector's box stays on the track
+    assert kept.id == 1 and kept.prediction.score == pytest.approx(0.92)
+    lenient = TrackingOptions(new_score=0.9)
+    stream = StreamProcessor(recognizer, ScoredDetector([0.92]), detect_every=1, stale_s=None, options=lenient)
+    assert len(stream.process(frame).faces) == 1
+
+
 def test_scene_watch_tells_a_cut_from_motion(astronaut: np.ndarray) -> None:
     watch = SceneWatch()
     assert watch.update(scene(astronaut, 100)).cut  # the first frame starts a shot
