@@ -12,9 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "ui")]
 
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, webcam_frames, write_y4m  # noqa: E402
+from test_browser import CHROMIUM, CHROMIUM_FLAGS, webcam_frames, write_y4m  # noqa: E402
 
 WARMUP_S = 30
 
