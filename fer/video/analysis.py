@@ -181,7 +181,7 @@ def analyze_video(
             )
     except BaseException:
         if writer is not None:
-            writer.container.close()
+            writer.abort()
             Path(out_video).unlink(missing_ok=True)
         raise
     if writer is not None:

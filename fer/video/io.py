@@ -150,13 +150,15 @@ def read_frames(
 
 class VideoWriter:
     """Annotated frames to an H.264 (yuv420p, faststart) mp4 at a constant rate, with the sound of `audio_from`
-    (its first sound track, re-encoded to AAC from the start) when it has one."""
+    (its first sound track, re-encoded to AAC from the start) when it has one. The source is held open from the
+    start, so its sound survives the file being deleted meanwhile (Gradio's cache clean-up, on a long analysis)."""
 
     def __init__(self, path: str | os.PathLike, rate: Fraction, audio_from: str | os.PathLike | None = None):
         self.rate = rate
+        self.sound_source = None if audio_from is None else open(audio_from, "rb")  # closed by close() or abort()
         self.container = av.open(str(path), "w", format="mp4", options=MUXER_OPTIONS)
         self.stream = None
-        self.audio_from, self.audio = audio_from, None
+        self.audio = None
         self.count = 0
 
     def write(self, rgb: np.ndarray) -> None:
@@ -170,10 +172,14 @@ class VideoWriter:
         self.container.mux(self.stream.encode(frame))
         self.count += 1
 
+    def _open_source(self) -> av.container.InputContainer:
+        self.sound_source.seek(0)
+        return av.open(self.sound_source)
+
     def _add_audio(self) -> av.audio.stream.AudioStream | None:
-        if self.audio_from is None:
+        if self.sound_source is None:
             return None
-        with av.open(str(self.audio_from)) as source:
+        with self._open_source() as source:
             if not source.streams.audio:
                 return None
             sound = source.streams.audio[0].codec_context
@@ -181,7 +187,7 @@ class VideoWriter:
 
     def _copy_audio(self) -> None:
         """Decode the source's sound and encode it into the output; a damaged track ends the sound early."""
-        with av.open(str(self.audio_from)) as source:
+        with self._open_source() as source:
             try:
                 for frame in source.decode(audio=0):
                     frame.pts = None  # the encoder counts samples from 0, as the video counts frames
@@ -195,4 +201,10 @@ class VideoWriter:
             self.container.mux(self.stream.encode(None))
         if self.audio is not None:
             self._copy_audio()
+        self.abort()
+
+    def abort(self) -> None:
+        """Close the output and the source (close() finishes the video first; alone, it leaves it unfinished)."""
         self.container.close()
+        if self.sound_source is not None:
+            self.sound_source.close()

@@ -133,6 +133,25 @@ def test_annotated_video_keeps_the_sound(recognizer: EmotionRecognizer, tmp_path
         assert samples / audio.rate == pytest.approx(CLIP_SECONDS, abs=0.1)
 
 
+def test_sound_survives_the_source_being_deleted_during_the_analysis(tmp_path: Path) -> None:
+    """Gradio may delete an upload while a long clip is analysed: the sound is read from the file held open."""
+    from fer.ui.examples import CLIP_SECONDS, write_clip
+    from fer.video.io import VideoWriter
+
+    source = write_clip(tmp_path / "with_sound.mp4")
+    writer = VideoWriter(tmp_path / "out.mp4", Fraction(10), audio_from=source)
+    writer.write(np.zeros((64, 64, 3), np.uint8))
+    source.unlink()
+    for _ in range(9):
+        writer.write(np.zeros((64, 64, 3), np.uint8))
+    writer.close()
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        (audio,) = container.streams.audio
+        assert sum(frame.samples for frame in container.decode(audio)) / audio.rate == pytest.approx(
+            CLIP_SECONDS, abs=0.1
+        )
+
+
 def test_silent_clip_gives_a_silent_video(exported: tuple[VideoResult, dict]) -> None:
     result, paths = exported
     assert result.info.audio is None
