@@ -14,7 +14,6 @@ the wall time of the whole call, and the torch threads and thread the analysis r
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import threading
@@ -30,6 +29,7 @@ import torch
 import fer.video.outputs as outputs
 from fer.bench.latency import MEDIA_DIR
 from fer.bench.tracking import CLIPS
+from fer.cli.bench import load_average
 from fer.cli.main import build_parser
 from fer.recognizer import EmotionRecognizer
 from fer.stream import StreamProcessor
@@ -86,8 +86,7 @@ def main() -> int:
         "tab": lambda: analyze_clip(recognizer, str(args.clip), 1, gr.Progress()),
         "served": lambda: client.predict(handle_file(args.clip), 1, api_name="/analyze_video"),
     }
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"{args.clip.name}; torch threads {torch.get_num_threads()}; load average {load}")
+    print(f"{args.clip.name}; torch threads {torch.get_num_threads()}; load average {load_average()}")
     figures: dict[str, list[float]] = {name: [] for name in paths}
     for round_ in range(1, args.rounds + 1):
         for name, call in paths.items():
@@ -102,8 +101,7 @@ def main() -> int:
     means = {name: sum(values) / len(values) for name, values in figures.items()}
     print(", ".join(f"{name} {mean:.1f}" for name, mean in means.items()) + " frames/s (mean)")
     print(f"tab / cli {means['tab'] / means['cli']:.2f}, served / cli {means['served'] / means['cli']:.2f}")
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"load average at the end {load}")
+    print(f"load average at the end {load_average()}")
     demo.close()
     return 0
 

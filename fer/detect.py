@@ -68,18 +68,17 @@ class FaceDetector:
             return faces
         zooms = (1, 2) if min(image.shape[:2]) < self.options.upscale_below else (1,)
         for zoom in zooms:
+            copy = enlarged(image, zoom)  # once per zoom, for every border
             for fraction in self.options.pad_retries:
-                faces = self._detect_padded(image, fraction, zoom)
+                faces = self._detect_padded(copy, fraction, zoom)
                 if faces:
                     return faces
         return []
 
     def _detect_padded(self, image: np.ndarray, fraction: float, zoom: int) -> list[Face]:
-        """One look at `image` (enlarged `zoom` times) inside a gray border of `fraction` of its shorter side;
-        the border pads the downscaled copy, so a large image costs no more memory than the first look."""
-        if zoom > 1:
-            height, width = image.shape[:2]
-            image = np.asarray(Image.fromarray(image).resize((width * zoom, height * zoom), Image.BICUBIC))
+        """One look at `image` (the input enlarged `zoom` times) inside a gray border of `fraction` of its shorter
+        side, boxes in the input's pixels; the border pads the downscaled copy, so a large image costs no more
+        memory than the first look."""
         height, width = image.shape[:2]
         pad = max(1, round(min(height, width) * fraction))
         scale = self.scale_for(width + 2 * pad, height + 2 * pad)
@@ -164,6 +163,14 @@ def squared(boxes: np.ndarray) -> np.ndarray:
     side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
     centre_x, centre_y = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
     return np.stack([centre_x - side / 2, centre_y - side / 2, centre_x + side / 2, centre_y + side / 2], axis=1)
+
+
+def enlarged(image: np.ndarray, zoom: int) -> np.ndarray:
+    """`image` enlarged `zoom` times (bicubic), or itself for a zoom of 1."""
+    if zoom == 1:
+        return image
+    height, width = image.shape[:2]
+    return np.asarray(Image.fromarray(image).resize((width * zoom, height * zoom), Image.BICUBIC))
 
 
 def downscaled(image: np.ndarray, scale: float) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 from make_inputs import FACE_BOX, GOOD_CASES, Case, blank, multi_face
 from PIL import Image
 
-from fer.detect import DetectorOptions, Face, FaceDetector
+from fer.detect import DetectorOptions, Face, FaceDetector, enlarged
 from fer.images import load_rgb
 
 BOX_TOLERANCE_PX = 6  # MTCNN's box on the astronaut moves by a few pixels with compression and colour mode
@@ -106,10 +106,10 @@ def test_retries_try_each_border_then_a_small_image_twice_as_large(monkeypatch: 
 def test_enlarged_look_maps_boxes_back(detector: FaceDetector, astronaut: np.ndarray) -> None:
     """A face found on the enlarged copy has its box in the image's own pixels, as the plain retry gives it."""
     tight = np.ascontiguousarray(astronaut[67:169, 186:263])
-    plain, enlarged = detector._detect_padded(tight, 0.5, 1), detector._detect_padded(tight, 0.5, 2)
-    assert len(plain) == len(enlarged) == 1
-    assert iou(plain[0].box, enlarged[0].box) > MIN_IOU_ACROSS_SCALES
-    np.testing.assert_allclose(plain[0].landmarks, enlarged[0].landmarks, atol=BOX_TOLERANCE_PX)
+    plain, zoomed = detector._detect_padded(tight, 0.5, 1), detector._detect_padded(enlarged(tight, 2), 0.5, 2)
+    assert len(plain) == len(zoomed) == 1
+    assert iou(plain[0].box, zoomed[0].box) > MIN_IOU_ACROSS_SCALES
+    np.testing.assert_allclose(plain[0].landmarks, zoomed[0].landmarks, atol=BOX_TOLERANCE_PX)
 
 
 def test_downscaled_detection_maps_boxes_back(astronaut: np.ndarray) -> None:
