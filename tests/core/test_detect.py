@@ -7,7 +7,7 @@ import pytest
 from make_inputs import FACE_BOX, GOOD_CASES, Case, blank, multi_face
 from PIL import Image
 
-from fer.detect import DetectorOptions, Face, FaceDetector, enlarged
+from fer.detect import DetectorOptions, Face, FaceDetector, enlarged, planar
 from fer.images import load_rgb
 
 BOX_TOLERANCE_PX = 6  # MTCNN's box on the astronaut moves by a few pixels with compression and colour mode
@@ -41,6 +41,16 @@ def test_astronaut_face(detector: FaceDetector, astronaut: np.ndarray) -> None:
     assert all(x1 < x < x2 and y1 < y < y2 for x, y in face.landmarks)
     (left_eye_x, left_eye_y), (right_eye_x, right_eye_y), _nose, (_mouth_left_x, mouth_y), _ = face.landmarks
     assert left_eye_x < right_eye_x and max(left_eye_y, right_eye_y) < mouth_y  # upright face
+
+
+def test_planar_input_gives_the_same_detections_as_an_array(detector: FaceDetector, astronaut: np.ndarray) -> None:
+    canvas, _ = multi_face(astronaut)
+    view = planar(canvas)
+    assert view.shape == canvas.shape and view.permute(2, 0, 1).is_contiguous()
+    faces = [detector.mtcnn.detect(image, landmarks=True) for image in (canvas, view)]
+    assert len(faces[0][0]) >= 3
+    for array_result, planar_result in zip(*faces, strict=True):
+        np.testing.assert_array_equal(np.asarray(array_result, np.float32), np.asarray(planar_result, np.float32))
 
 
 def test_several_faces_at_several_scales_biggest_first(detector: FaceDetector, astronaut: np.ndarray) -> None:
