@@ -25,6 +25,7 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "fer-resnet18"
 DEFAULT_MODEL = f"local-dir:{DEFAULT_MODEL_DIR}"
+MODEL_ID_PREFIXES = ("hf-hub:", "local-dir:")
 HUB_PROBE_TIMEOUT_S = 3.0
 
 

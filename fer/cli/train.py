@@ -102,7 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     average = commands.add_parser("average", help="a run folder holding the mean of runs' best weights, to export")
     average.set_defaults(func=jobs.average)
-    average.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="run folders to average")
+    average.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="run folders or exported model ids (local-dir:PATH, hf-hub:ORG/NAME)",
+    )
+    average.add_argument(
+        "--weights", type=float, nargs="+", default=None, metavar="W", help="one weight per source (default: equal)"
+    )
     average.add_argument("--out", type=Path, required=True, help="new run folder for `train.py export`")
 
     prepare = commands.add_parser("prepare", help="detect and crop a dataset once, as serving does, into a cache")

@@ -237,8 +237,8 @@ def bench(args: argparse.Namespace) -> int:
 def average(args: argparse.Namespace) -> int:
     from fer.training.average import average_runs
 
-    out = average_runs(args.run_dirs, args.out)
-    print(f"averaged {len(args.run_dirs)} runs into {out}; export it with train.py export --run-dir {out}")
+    out = average_runs(args.sources, args.out, args.weights)
+    print(f"averaged {len(args.sources)} sources into {out}; export it with train.py export --run-dir {out}")
     return EXIT_OK
 
 

@@ -2,45 +2,95 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+from fer.model import MODEL_ID_PREFIXES, load_classifier, resolve_model_dir
 from fer.training import checkpoint
 from fer.training.trainer import BEST, LAST
 
 
-def average_runs(run_dirs: list[Path], out_dir: Path) -> Path:
-    """Write `out_dir` with best.ckpt = the mean of the runs' best weights, ready for `train.py export`.
+@dataclass
+class SoupIngredient:
+    """One source of a weight average: its weights, input spec, and (for the run table) settings and history."""
 
-    The runs must share the architecture and input spec, and should share a basin (one started from the
-    other's weights); batch-norm statistics are averaged too. last.ckpt carries the last run's settings
-    for the run table; the folder is for export only, not for `--resume`.
+    name: str
+    model: dict[str, torch.Tensor]
+    spec: dict
+    config: dict
+    best_epoch: int
+    epochs_done: int
+    history: list
+
+
+def read_ingredient(source: str | Path) -> SoupIngredient:
+    """A run folder (its best weights) or an exported model id (`local-dir:` / `hf-hub:`; its weights include the
+    prior correction and temperature folded into the classifier, and export fits new ones on top)."""
+    text = str(source)
+    if text.startswith(MODEL_ID_PREFIXES):
+        model, info = load_classifier(text)
+        metrics = resolve_model_dir(text) / "metrics.json"
+        settings = json.loads(metrics.read_text()).get("settings", {}) if metrics.is_file() else {}
+        epochs = settings.get("epochs", 0)
+        return SoupIngredient(text, model.state_dict(), asdict(info.spec), settings, epochs, epochs, [])
+    best, last = checkpoint.load(Path(text) / BEST), checkpoint.load(Path(text) / LAST)
+    return SoupIngredient(
+        Path(text).name,
+        best["model"],
+        best["spec"],
+        last["config"],
+        best["epoch"],
+        last["epochs_done"],
+        last["history"],
+    )
+
+
+def average_runs(sources: Sequence[str | Path], out_dir: Path, weights: Sequence[float] | None = None) -> Path:
+    """Write `out_dir` with best.ckpt = the (weighted) mean of the sources' weights, ready for `train.py export`.
+
+    Sources are run folders or exported model ids; they must share the architecture and input spec, and should
+    share a basin (one started from the other's weights). `weights` (default: equal) are normalised to sum to 1.
+    Batch-norm statistics are averaged too. last.ckpt carries the last source's settings for the run table; the
+    folder is for export only, not for `--resume`.
     """
-    if len(run_dirs) < 2:
-        raise ValueError("Averaging needs at least two run folders.")
-    bests = [checkpoint.load(Path(d) / BEST) for d in run_dirs]
-    if any(b["spec"] != bests[0]["spec"] for b in bests):
-        raise ValueError("The runs were trained on different inputs (size, mean, std or margin differ).")
-    if any(b["model"].keys() != bests[0]["model"].keys() for b in bests):
-        raise ValueError("The runs hold different architectures.")
+    if len(sources) < 2:
+        raise ValueError("Averaging needs at least two run folders or models.")
+    weights = [1.0] * len(sources) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(sources) or min(weights) <= 0:
+        raise ValueError(f"Give one positive weight per source ({len(sources)}), got {weights}.")
+    ingredients = [read_ingredient(source) for source in sources]
+    first = ingredients[0]
+    if any(i.spec != first.spec for i in ingredients):
+        raise ValueError("The sources were trained on different inputs (size, mean, std or margin differ).")
+    if any(i.model.keys() != first.model.keys() for i in ingredients):
+        raise ValueError("The sources hold different architectures.")
+    share = torch.tensor(weights, dtype=torch.float64) / sum(weights)
     averaged = {
-        name: torch.stack([b["model"][name].float() for b in bests]).mean(0).to(tensor.dtype)
+        name: torch.einsum("s,s...->...", share, torch.stack([i.model[name].double() for i in ingredients])).to(
+            tensor.dtype
+        )
         if tensor.is_floating_point()
         else tensor
-        for name, tensor in bests[-1]["model"].items()
+        for name, tensor in ingredients[-1].model.items()
     }
-    last = checkpoint.load(Path(run_dirs[-1]) / LAST)
-    names = ", ".join(Path(d).name for d in run_dirs)
+    names = ", ".join(
+        f"{i.name} x {w:.2f}" if len(set(weights)) > 1 else i.name
+        for i, w in zip(ingredients, share.tolist(), strict=True)
+    )
+    last = ingredients[-1]
     out_dir = Path(out_dir)
     checkpoint.save_atomic(
-        {"model": averaged, "epoch": bests[-1]["epoch"], "spec": bests[-1]["spec"], "val": None}, out_dir / BEST
+        {"model": averaged, "epoch": last.best_epoch, "spec": last.spec, "val": None}, out_dir / BEST
     )
     checkpoint.save_atomic(
         {
-            "config": {**last["config"], "init": f"the weight average of {names}"},
-            "epochs_done": last["epochs_done"],
-            "history": last["history"],
+            "config": {**last.config, "init": f"the weight average of {names}"},
+            "epochs_done": last.epochs_done,
+            "history": last.history,
         },
         out_dir / LAST,
     )

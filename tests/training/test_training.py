@@ -21,6 +21,7 @@ from fer.labels import EMOTIONS
 from fer.model import IMAGE_SIZE, load_classifier
 from fer.training import checkpoint
 from fer.training.audit import audit
+from fer.training.average import average_runs
 from fer.training.config import TrainConfig
 from fer.training.data import load_dataset, read_votes
 from fer.training.release import export_run
@@ -232,6 +233,22 @@ def test_average_of_two_runs_exports(splits, trained_run, tmp_path: Path) -> Non
     assert (tmp_path / "export" / "model.safetensors").is_file()
     alone = _train_cli("average", str(first), "--out", str(tmp_path / "avg1"))
     assert alone.returncode == 2 and "at least two" in alone.stderr
+
+
+def test_weighted_average_of_an_exported_model_and_a_run(splits, trained_run, tmp_path: Path) -> None:
+    run_dir, _ = trained_run
+    export_run(run_dir, splits, tmp_path / "exported", None, tau=0.0, temperature=1.0)
+    model_id = f"local-dir:{tmp_path / 'exported'}"
+    average_runs([model_id, run_dir], tmp_path / "soup", weights=[1, 3])
+    fc = [
+        load_classifier(model_id)[0].state_dict()["fc.weight"],
+        checkpoint.load(run_dir / "best.ckpt")["model"]["fc.weight"],
+        checkpoint.load(tmp_path / "soup" / "best.ckpt")["model"]["fc.weight"],
+    ]
+    assert torch.allclose(fc[2], 0.25 * fc[0] + 0.75 * fc[1], atol=1e-6)
+    assert checkpoint.load(tmp_path / "soup" / "last.ckpt")["config"]["init"].endswith(f"{run_dir.name} x 0.75")
+    with pytest.raises(ValueError, match="one positive weight per source"):
+        average_runs([model_id, run_dir], tmp_path / "bad", weights=[1])
 
 
 def test_export_with_tau_zero_keeps_the_best_weights(trained_run, splits, tmp_path: Path) -> None:
