@@ -11,6 +11,7 @@ import torch
 
 from fer.model import MODEL_ID_PREFIXES, load_classifier, resolve_model_dir
 from fer.training import checkpoint
+from fer.training.release import METRICS_JSON
 from fer.training.trainer import BEST, LAST
 
 
@@ -33,10 +34,17 @@ def read_ingredient(source: str | Path) -> SoupIngredient:
     text = str(source)
     if text.startswith(MODEL_ID_PREFIXES):
         model, info = load_classifier(text)
-        metrics = resolve_model_dir(text) / "metrics.json"
-        settings = json.loads(metrics.read_text()).get("settings", {}) if metrics.is_file() else {}
-        epochs = settings.get("epochs", 0)
-        return SoupIngredient(text, model.state_dict(), asdict(info.spec), settings, epochs, epochs, [])
+        metrics = resolve_model_dir(text) / METRICS_JSON  # what export wrote beside the weights, if anything
+        figures = json.loads(metrics.read_text()) if metrics.is_file() else {}
+        return SoupIngredient(
+            text,
+            model.state_dict(),
+            asdict(info.spec),
+            figures.get("settings", {}),
+            figures.get("best_epoch", 0),
+            figures.get("epochs", 0),
+            [],
+        )
     best, last = checkpoint.load(Path(text) / BEST), checkpoint.load(Path(text) / LAST)
     return SoupIngredient(
         Path(text).name,
@@ -68,18 +76,16 @@ def average_runs(sources: Sequence[str | Path], out_dir: Path, weights: Sequence
         raise ValueError("The sources were trained on different inputs (size, mean, std or margin differ).")
     if any(i.model.keys() != first.model.keys() for i in ingredients):
         raise ValueError("The sources hold different architectures.")
-    share = torch.tensor(weights, dtype=torch.float64) / sum(weights)
+    shares = [w / sum(weights) for w in weights]
     averaged = {
-        name: torch.einsum("s,s...->...", share, torch.stack([i.model[name].double() for i in ingredients])).to(
-            tensor.dtype
-        )
+        name: sum(share * i.model[name].double() for share, i in zip(shares, ingredients, strict=True)).to(tensor.dtype)
         if tensor.is_floating_point()
         else tensor
         for name, tensor in ingredients[-1].model.items()
     }
     names = ", ".join(
-        f"{i.name} x {w:.2f}" if len(set(weights)) > 1 else i.name
-        for i, w in zip(ingredients, share.tolist(), strict=True)
+        f"{i.name} x {share:.2f}" if len(set(weights)) > 1 else i.name
+        for i, share in zip(ingredients, shares, strict=True)
     )
     last = ingredients[-1]
     out_dir = Path(out_dir)
