@@ -109,7 +109,7 @@ def _release(
     figures = export_run(
         run_dir, splits, out, audit_result, margin, tau, temperature, data_dir, leaked, settings
     ).to_dict()
-    publish_card(figures, run_dir, out, audit_result.summary() if audit_result else "No test split, no audit.")
+    publish_card(figures, run_dir, out, audit_text(audit_result, args.leaks if mix else None))
     for name in ("val", "test", "clean_test"):
         if figures.get(name):
             print(f"{name:10s} {Report(**figures[name]).line()}")
@@ -118,6 +118,19 @@ def _release(
     print(
         f"prior correction tau {figures['prior_tau']:.2f}, temperature {figures['temperature']:.3f}; exported to {out}"
     )
+
+
+def audit_text(audit_result: AuditResult | None, leaks_file: Path | None) -> str:
+    """The card's data audit: a dataset's own train/test audit, or a mix's leaks across all its sets."""
+    if audit_result is not None:
+        return audit_result.summary()
+    if leaks_file is not None:
+        from fer.training.leaks import CrossSetLeaks
+
+        return "Test images with a copy or near copy in a training set, by 64-bit pHash of the cached crops:\n" + (
+            CrossSetLeaks.load(leaks_file).summary()
+        )
+    return "No test split, no audit."
 
 
 def export(args: argparse.Namespace) -> int:

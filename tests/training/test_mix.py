@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from fer.cli.train_commands import audit_text
 from fer.detect import FaceDetector
 from fer.labels import EMOTIONS
 from fer.model import IMAGE_SIZE, new_classifier
@@ -91,6 +92,9 @@ def test_a_training_copy_of_any_sets_test_image_is_found(
     assert result.excluded["other"] == ["train/happy/copy.jpg"]
     assert result.test_leaked == {"faces": ["test/happy/tight.png"]}
     assert "faces/test: 1 images" in result.summary()
+    result.save(tmp_path / "leaks.json")
+    card_audit = audit_text(None, tmp_path / "leaks.json")  # what a mix's model card says under "Data audit"
+    assert "faces/test: 1 images" in card_audit and "other/train: 1" in card_audit and "in all: 2" in card_audit
 
 
 def _fake_cache(cache: Path, split: str, sources: list[str], labels: list[int]) -> None:
