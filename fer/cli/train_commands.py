@@ -19,6 +19,7 @@ from fer.training.config import TrainConfig
 from fer.training.data import load_dataset, load_split
 from fer.training.evaluation import plot_confusion, predict_logits
 from fer.training.hub import PushError, push_folder
+from fer.training.leaks import CrossSetLeaks, cross_set_leaks
 from fer.training.metrics import Report, report
 from fer.training.suite import SetFigures
 from fer.training.trainer import Trainer
@@ -33,10 +34,10 @@ def _audit_for(data: Path, audit_file: Path | None) -> AuditResult:
 
 def _splits(args: argparse.Namespace, config: TrainConfig):
     if getattr(args, "mix", None):
-        from fer.training.leaks import CrossSetLeaks
         from fer.training.mix import MixEntry, load_mix
 
-        excluded = CrossSetLeaks.load(args.leaks).excluded if args.leaks else None
+        cross_leaks = _load_leaks(args.leaks)
+        excluded = cross_leaks.excluded if cross_leaks else None
         entries = [MixEntry.parse(text) for text in args.mix]
         soft = Path(config.soft_labels) if config.soft_labels else None
         splits = load_mix(entries, args.cache_dir, args.data_dir, excluded, soft, args.val_fraction, config.seed)
@@ -103,13 +104,14 @@ def _release(
 
     audit_result = _audit_for(data, audit_file) if splits.test is not None else None
     mix = bool(args is not None and getattr(args, "mix", None))
-    leaked = _leaked(args.leaks) if mix else None
+    cross_leaks = _load_leaks(args.leaks) if mix else None
+    leaked = cross_leaks.test_leaked if cross_leaks else None
     data_dir = args.data_dir if mix else None
     settings = asdict(config) if config is not None else None
     figures = export_run(
         run_dir, splits, out, audit_result, margin, tau, temperature, data_dir, leaked, settings
     ).to_dict()
-    publish_card(figures, run_dir, out, audit_text(audit_result, args.leaks if mix else None))
+    publish_card(figures, run_dir, out, audit_text(audit_result, cross_leaks))
     for name in ("val", "test", "clean_test"):
         if figures.get(name):
             print(f"{name:10s} {Report(**figures[name]).line()}")
@@ -120,16 +122,13 @@ def _release(
     )
 
 
-def audit_text(audit_result: AuditResult | None, leaks_file: Path | None) -> str:
+def audit_text(audit_result: AuditResult | None, leaks: CrossSetLeaks | None) -> str:
     """The card's data audit: a dataset's own train/test audit, or a mix's leaks across all its sets."""
     if audit_result is not None:
         return audit_result.summary()
-    if leaks_file is not None:
-        from fer.training.leaks import CrossSetLeaks
-
-        return "Test images with a copy or near copy in a training set, by 64-bit pHash of the cached crops:\n" + (
-            CrossSetLeaks.load(leaks_file).summary()
-        )
+    if leaks is not None:
+        header = "Test images with a copy or near copy in a training set, by 64-bit pHash of the cached crops:"
+        return f"{header}\n{leaks.summary()}"
     return "No test split, no audit."
 
 
@@ -147,10 +146,8 @@ def export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _leaked(leaks_file: Path | None) -> dict[str, list[str]] | None:
-    from fer.training.leaks import CrossSetLeaks
-
-    return CrossSetLeaks.load(leaks_file).test_leaked if leaks_file else None
+def _load_leaks(leaks_file: Path | None) -> CrossSetLeaks | None:
+    return CrossSetLeaks.load(leaks_file) if leaks_file else None
 
 
 def _set_line(figures: SetFigures) -> str:
@@ -168,7 +165,9 @@ def evaluate_sets(args: argparse.Namespace) -> int:
     from fer.training.suite import evaluate_suite
 
     recognizer = EmotionRecognizer.from_pretrained(args.model)
-    sets = evaluate_suite(recognizer, args.data_dir, recognizer.info.temperature, _leaked(args.leaks))
+    cross_leaks = _load_leaks(args.leaks)
+    leaked = cross_leaks.test_leaked if cross_leaks else None
+    sets = evaluate_suite(recognizer, args.data_dir, recognizer.info.temperature, leaked)
     if not sets:
         raise ValueError(f"No test sets under {args.data_dir} (expected ferplus/test, rafdb/test, twposed/test).")
     for figures in sets:
@@ -265,8 +264,6 @@ def prepare(args: argparse.Namespace) -> int:
 
 
 def leaks(args: argparse.Namespace) -> int:
-    from fer.training.leaks import cross_set_leaks
-
     result = cross_set_leaks({name: args.cache_dir / name for name in args.names})
     print(result.summary())
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,8 +33,9 @@ def read_ingredient(source: str | Path) -> SoupIngredient:
     prior correction and temperature folded into the classifier, and export fits new ones on top)."""
     text = str(source)
     if text.startswith(MODEL_ID_PREFIXES):
-        model, info = load_classifier(text)
-        metrics = resolve_model_dir(text) / METRICS_JSON  # what export wrote beside the weights, if anything
+        model_dir = resolve_model_dir(text)  # fetched once: the weights and what export wrote beside them
+        model, info = load_classifier(f"local-dir:{model_dir}")
+        metrics = model_dir / METRICS_JSON
         figures = json.loads(metrics.read_text()) if metrics.is_file() else {}
         return SoupIngredient(
             text,

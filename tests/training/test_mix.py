@@ -21,7 +21,7 @@ from fer.training.augment import AugmentConfig, augment_batch
 from fer.training.calibration import expected_calibration_error, fit_temperature, fold_temperature
 from fer.training.config import TrainConfig
 from fer.training.crops import load_cached_split, prepare_dataset
-from fer.training.leaks import cross_set_leaks
+from fer.training.leaks import CrossSetLeaks, cross_set_leaks
 from fer.training.metrics import report
 from fer.training.mix import MixEntry, load_mix
 from fer.training.release import class_prior
@@ -93,7 +93,9 @@ def test_a_training_copy_of_any_sets_test_image_is_found(
     assert result.test_leaked == {"faces": ["test/happy/tight.png"]}
     assert "faces/test: 1 images" in result.summary()
     result.save(tmp_path / "leaks.json")
-    card_audit = audit_text(None, tmp_path / "leaks.json")  # what a mix's model card says under "Data audit"
+    card_audit = audit_text(
+        None, CrossSetLeaks.load(tmp_path / "leaks.json")
+    )  # what a mix's model card says under "Data audit"
     assert "faces/test: 1 images" in card_audit and "other/train: 1" in card_audit and "in all: 2" in card_audit
 
 
