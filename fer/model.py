@@ -41,6 +41,7 @@ class ModelInfo:
     label_names: tuple[str, ...]
     spec: InputSpec
     temperature: float = 1.0  # calibration already folded into the weights (kept to report the uncalibrated ECE)
+    flip_average: bool = False  # serve the mean logits of the face and its mirror image
     extra: dict = field(default_factory=dict)  # config.json's "fer" section: margin, prior correction, temperature
 
 
@@ -136,9 +137,15 @@ def read_model_info(model_id: str, model_dir: Path) -> ModelInfo:
     mean, std = pretrained_cfg.get("mean", (0.5,)), pretrained_cfg.get("std", (0.5,))
     margin = float(config.get("fer", {}).get("face_margin", DEFAULT_MARGIN))
     temperature = float(config.get("fer", {}).get("temperature", 1.0))
+    flip_average = bool(config.get("fer", {}).get("flip_average", False))
     spec = InputSpec(size=int(input_size[1]), mean=float(mean[0]), std=float(std[0]), margin=margin)
     return ModelInfo(
-        model_id=model_id, label_names=names, spec=spec, temperature=temperature, extra=dict(config.get("fer", {}))
+        model_id=model_id,
+        label_names=names,
+        spec=spec,
+        temperature=temperature,
+        flip_average=flip_average,
+        extra=dict(config.get("fer", {})),
     )
 
 
@@ -152,6 +159,14 @@ def load_classifier(model_id: str | None = None) -> tuple[torch.nn.Module, Model
     except (RuntimeError, ValueError, KeyError) as err:
         raise ModelError(f"Cannot load {model_id}: timm could not build it ({str(err).splitlines()[0]}).") from err
     return model.eval(), info
+
+
+def classifier_logits(model: torch.nn.Module, batch: torch.Tensor, flip_average: bool) -> torch.Tensor:
+    """Logits of normalised faces (N, 1, H, W); with `flip_average`, the mean over each face and its mirror image
+    (one forward pass of both), which is what the app serves when the model's config.json asks for it."""
+    if not flip_average:
+        return model(batch)
+    return model(torch.cat([batch, batch.flip(-1)])).view(2, len(batch), -1).mean(0)
 
 
 def new_classifier(**kwargs: object) -> torch.nn.Module:

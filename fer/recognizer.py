@@ -11,7 +11,7 @@ from fer.detect import DetectorOptions, FaceDetector
 from fer.faces import Face, FacePrediction
 from fer.images import ImageInput, load_rgb
 from fer.labels import EMOTIONS, emotion_order
-from fer.model import ModelInfo, load_classifier
+from fer.model import ModelInfo, classifier_logits, load_classifier
 from fer.preprocess import faces_batch
 
 
@@ -43,7 +43,7 @@ class EmotionRecognizer:
         if len(batch) == 0:
             return torch.empty(0, len(EMOTIONS))
         device = next(self.model.parameters()).device
-        logits = self.model(batch.to(device)).float().cpu()
+        logits = classifier_logits(self.model, batch.to(device), self.info.flip_average).float().cpu()
         return logits.softmax(dim=1)[:, self._order]
 
     def classify_face(self, face_image: ImageInput) -> dict[str, float]:

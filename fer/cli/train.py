@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--temperature", type=float, default=None, help="calibration temperature (default: fitted on val; 1: none)"
     )
+    export.add_argument(
+        "--flip-average",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve the mean logits of each face and its mirror image (config.json; tau, temperature and figures "
+        "are fitted and measured that way)",
+    )
 
     evaluate = commands.add_parser("evaluate", help="accuracy, macro recall/F1, per class, confusion, clean test")
     evaluate.set_defaults(func=jobs.evaluate)

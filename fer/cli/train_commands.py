@@ -98,6 +98,7 @@ def _release(
     temperature: float | None = None,
     args: argparse.Namespace | None = None,
     config: TrainConfig | None = None,
+    flip_average: bool = True,
 ) -> None:
     from fer.training.card import publish_card
     from fer.training.release import export_run
@@ -109,7 +110,7 @@ def _release(
     data_dir = args.data_dir if mix else None
     settings = asdict(config) if config is not None else None
     figures = export_run(
-        run_dir, splits, out, audit_result, margin, tau, temperature, data_dir, leaked, settings
+        run_dir, splits, out, audit_result, margin, tau, temperature, data_dir, leaked, settings, flip_average
     ).to_dict()
     publish_card(figures, run_dir, out, audit_text(audit_result, cross_leaks))
     for name in ("val", "test", "clean_test"):
@@ -118,7 +119,8 @@ def _release(
     for item in figures.get("sets") or []:
         print(_set_line(SetFigures.from_dict(item)))
     print(
-        f"prior correction tau {figures['prior_tau']:.2f}, temperature {figures['temperature']:.3f}; exported to {out}"
+        f"prior correction tau {figures['prior_tau']:.2f}, temperature {figures['temperature']:.3f}, "
+        f"flip average {'on' if flip_average else 'off'}; exported to {out}"
     )
 
 
@@ -141,7 +143,17 @@ def export(args: argparse.Namespace) -> int:
     args.val_fraction = getattr(args, "val_fraction", 0.1)
     splits = _splits(args, config)
     _release(
-        args.run_dir, splits, args.out, args.data, args.audit, args.margin, args.tau, args.temperature, args, config
+        args.run_dir,
+        splits,
+        args.out,
+        args.data,
+        args.audit,
+        args.margin,
+        args.tau,
+        args.temperature,
+        args,
+        config,
+        args.flip_average,
     )
     return EXIT_OK
 
@@ -190,7 +202,7 @@ def evaluate(args: argparse.Namespace) -> int:
     split = load_split(Path(args.data) / args.split, info.spec.size)
     print(f"{args.split}: {split.summary()}")
     order = torch.tensor(emotion_order(info.label_names))
-    predictions = predict_logits(model, split.crops, info.spec)[:, order].argmax(1)
+    predictions = predict_logits(model, split.crops, info.spec, flip_average=info.flip_average)[:, order].argmax(1)
     result = report(split.labels, predictions)
     print(f"{args.split:10s} {result.line()}")
     print(result.table())

@@ -54,8 +54,11 @@ def run_row(figures: dict) -> dict:
     if s.get("mix"):
         summary += (
             f", T {figures.get('temperature', 1.0):.2f}, mix {' '.join(s['mix'])}, {s.get('epoch_size')} images/epoch, "
-            f"low-res {s.get('low_res')}"
+            f"low-res {s.get('low_res')}, crop scale {s.get('scale_min')}, rotation {s.get('rotation')}, "
+            f"erasing {s.get('erasing')}"
         )
+    if figures.get("flip_average"):
+        summary += ", served with flip averaging"
     test = figures.get("test") or {}
     uncorrected = figures.get("test_uncorrected") or {}
     sets = ", ".join(
@@ -163,6 +166,7 @@ def render_card(
         audit=audit_summary.replace("\n", "  \n"),
         uncorrected=uncorrected,
         uncorrected_weakest=uncorrected_weakest,
+        flip_average=figures.get("flip_average", False),
     )
     return str(card)
 

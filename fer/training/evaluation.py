@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from fer.labels import EMOTIONS
+from fer.model import classifier_logits
 from fer.preprocess import InputSpec, normalize
 from fer.training.data import FaceSet
 from fer.training.metrics import Report, report, selection_score
@@ -18,13 +19,18 @@ MAX_ACCURACY_DROP = 0.01  # accuracy the prior correction may give up for macro 
 
 @torch.inference_mode()
 def predict_logits(
-    model: torch.nn.Module, crops: torch.Tensor, spec: InputSpec, device: torch.device | str = "cpu"
+    model: torch.nn.Module,
+    crops: torch.Tensor,
+    spec: InputSpec,
+    device: torch.device | str = "cpu",
+    flip_average: bool = False,
 ) -> torch.Tensor:
-    """Logits for uint8 crops (N, size, size), in batches, in eval mode (the model's mode is restored)."""
+    """Logits for uint8 crops (N, size, size), in batches, in eval mode (the model's mode is restored);
+    `flip_average` as served (`fer.model.classifier_logits`)."""
     was_training = model.training
     model.eval()
     outputs = [
-        model(normalize(crops[i : i + EVAL_BATCH], spec).to(device)).float().cpu()
+        classifier_logits(model, normalize(crops[i : i + EVAL_BATCH], spec).to(device), flip_average).float().cpu()
         for i in range(0, len(crops), EVAL_BATCH)
     ]
     model.train(was_training)

@@ -48,6 +48,7 @@ class ReleaseFigures:
     val_ece: tuple[float, float] | None = None  # (before, after) the temperature, on val
     val_sets: dict[str, Report] | None = None  # per set of a mix
     sets: list[SetFigures] | None = None  # every test set on its own (train.py export --data-dir)
+    flip_average: bool = False  # served logits: the mean over the face and its mirror image
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -83,9 +84,11 @@ def export_run(
     data_dir: Path | None = None,
     leaked: dict[str, list[str]] | None = None,
     settings: dict | None = None,
+    flip_average: bool = True,
 ) -> ReleaseFigures:
     """Best weights + prior correction (chosen on val unless `tau` is given) + temperature (fitted on val unless
-    given; 1 keeps the weights) -> save_for_hf folder, metrics, PNG. With `data_dir`, every test set of the
+    given; 1 keeps the weights) -> save_for_hf folder, metrics, PNG. Every figure, tau and the temperature
+    included, is of the logits as served: averaged with the mirror image when `flip_average`. With `data_dir`, every test set of the
     suite is evaluated through the exported model, as users call it. `settings` (for the card) default to those
     saved with the run."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
@@ -100,8 +103,12 @@ def export_run(
     model.eval()
     prior = class_prior(splits)
     val_sets = getattr(splits, "val_sets", None) or {}
-    set_logits = {name: predict_logits(model, faces.crops, spec) for name, faces in val_sets.items()}
-    val_logits = torch.cat(list(set_logits.values())) if set_logits else predict_logits(model, splits.val.crops, spec)
+
+    def served_logits(crops: torch.Tensor) -> torch.Tensor:
+        return predict_logits(model, crops, spec, flip_average=flip_average)
+
+    set_logits = {name: served_logits(faces.crops) for name, faces in val_sets.items()}
+    val_logits = torch.cat(list(set_logits.values())) if set_logits else served_logits(splits.val.crops)
     if tau is None and set_logits:
         labels = {name: faces.labels for name, faces in val_sets.items()}
         tau = fit_prior_correction_per_set(set_logits, labels, prior, config.get("select", "balanced"))
@@ -122,7 +129,7 @@ def export_run(
     test_report = clean_report = uncorrected = None
     removed = 0
     if splits.test is not None:  # the folded bias below gives exactly these corrected logits
-        test_logits = predict_logits(model, splits.test.crops, spec)
+        test_logits = served_logits(splits.test.crops)
         uncorrected = report(splits.test.labels, test_logits.argmax(1))
         predictions = corrected_logits(test_logits, prior, tau).argmax(1)
         test_report = report(splits.test.labels, predictions)
@@ -132,7 +139,8 @@ def export_run(
             removed = len(splits.test) - len(keep)
     fold_prior_correction(model, prior, tau)
     fold_temperature(model, temperature)
-    save_classifier(model, out_dir, spec, extra={"prior_correction_tau": tau, "temperature": round(temperature, 4)})
+    extra = {"prior_correction_tau": tau, "temperature": round(temperature, 4), "flip_average": flip_average}
+    save_classifier(model, out_dir, spec, extra=extra)
     sets = None
     if data_dir is not None:
         from fer.recognizer import EmotionRecognizer
@@ -156,6 +164,7 @@ def export_run(
         val_ece=val_ece,
         val_sets=val_set_reports or None,
         sets=sets,
+        flip_average=flip_average,
     )
     (out_dir / METRICS_JSON).write_text(json.dumps(figures.to_dict(), indent=1))
     shown = test_report or val_report

@@ -20,6 +20,7 @@ from fer.model import (
     CONFIG_NAME,
     WEIGHTS_NAME,
     ModelError,
+    classifier_logits,
     default_model_id,
     load_classifier,
     new_classifier,
@@ -91,6 +92,28 @@ def test_weights_survive_the_round_trip(tmp_path: Path) -> None:
     x = torch.randn(3, 1, 75, 75)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_flip_average_is_the_mean_over_the_face_and_its_mirror_image() -> None:
+    torch.manual_seed(2)
+    model = new_classifier().eval()
+    x = torch.randn(3, 1, 75, 75)
+    with torch.no_grad():
+        averaged = classifier_logits(model, x, flip_average=True)
+        torch.testing.assert_close(averaged, (model(x) + model(x.flip(-1))) / 2)
+        torch.testing.assert_close(averaged, classifier_logits(model, x.flip(-1), flip_average=True))
+        assert not torch.allclose(model(x), model(x.flip(-1)), atol=1e-4)  # so the two checks above can fail
+        torch.testing.assert_close(classifier_logits(model, x, flip_average=False), model(x))
+
+
+def test_flip_average_comes_from_the_config(tmp_path: Path, random_model_dir: Path) -> None:
+    assert not load_classifier(f"local-dir:{random_model_dir}")[1].flip_average  # older configs: off
+    path = save_classifier(new_classifier(), tmp_path / "m", SPEC, extra={"flip_average": True})
+    assert load_classifier(f"local-dir:{path}")[1].flip_average
+    face = (np.random.default_rng(0).random((75, 75, 3)) * 255).astype(np.uint8)
+    recognizer = EmotionRecognizer(*load_classifier(f"local-dir:{path}"), detector=None)  # type: ignore[arg-type]
+    mirrored = np.ascontiguousarray(face[:, ::-1])
+    torch.testing.assert_close(recognizer.classify(face, None), recognizer.classify(mirrored, None))
 
 
 def test_hf_hub_load_from_an_offline_cache_keeps_label_order(

@@ -100,6 +100,7 @@ def test_export_loads_in_recognizer_and_plain_timm(trained_run, splits, tmp_path
     assert config["label_names"] == list(EMOTIONS)
     assert config["pretrained_cfg"]["input_size"] == [1, IMAGE_SIZE, IMAGE_SIZE]
     assert config["pretrained_cfg"]["crop_pct"] == 1.0 and config["fer"]["face_margin"] == -0.09
+    assert config["fer"]["flip_average"] is True and figures.flip_average  # served, fitted and measured so
     assert figures.test is not None and 0 <= figures.test.accuracy <= 1
     recognizer = EmotionRecognizer.from_pretrained(f"local-dir:{out}")
     probabilities = recognizer.classify_face(np.asarray(Image.open(splits.test.paths[0]).convert("RGB")))
