@@ -135,17 +135,16 @@ def read_model_info(model_id: str, model_dir: Path) -> ModelInfo:
     if input_size[1] != input_size[2]:
         raise ModelError(f"Cannot load {model_id}: input size {input_size} is not square.")
     mean, std = pretrained_cfg.get("mean", (0.5,)), pretrained_cfg.get("std", (0.5,))
-    margin = float(config.get("fer", {}).get("face_margin", DEFAULT_MARGIN))
-    temperature = float(config.get("fer", {}).get("temperature", 1.0))
-    flip_average = bool(config.get("fer", {}).get("flip_average", False))
+    fer = dict(config.get("fer", {}))
+    margin = float(fer.get("face_margin", DEFAULT_MARGIN))
     spec = InputSpec(size=int(input_size[1]), mean=float(mean[0]), std=float(std[0]), margin=margin)
     return ModelInfo(
         model_id=model_id,
         label_names=names,
         spec=spec,
-        temperature=temperature,
-        flip_average=flip_average,
-        extra=dict(config.get("fer", {})),
+        temperature=float(fer.get("temperature", 1.0)),
+        flip_average=bool(fer.get("flip_average", False)),
+        extra=fer,
     )
 
 

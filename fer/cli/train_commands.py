@@ -153,7 +153,7 @@ def export(args: argparse.Namespace) -> int:
         args.temperature,
         args,
         config,
-        args.flip_average,
+        flip_average=args.flip_average,
     )
     return EXIT_OK
 

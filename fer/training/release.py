@@ -88,9 +88,9 @@ def export_run(
 ) -> ReleaseFigures:
     """Best weights + prior correction (chosen on val unless `tau` is given) + temperature (fitted on val unless
     given; 1 keeps the weights) -> save_for_hf folder, metrics, PNG. Every figure, tau and the temperature
-    included, is of the logits as served: averaged with the mirror image when `flip_average`. With `data_dir`, every test set of the
-    suite is evaluated through the exported model, as users call it. `settings` (for the card) default to those
-    saved with the run."""
+    included, is of the logits as served: averaged with the mirror image when `flip_average`. With `data_dir`,
+    every test set of the suite is evaluated through the exported model, as users call it. `settings` (for the
+    card) default to those saved with the run."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     best = checkpoint.load(run_dir / "best.ckpt")
     last = checkpoint.load(run_dir / "last.ckpt")
