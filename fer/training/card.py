@@ -57,6 +57,8 @@ def run_row(figures: dict) -> dict:
             f"low-res {s.get('low_res')}, crop scale {s.get('scale_min')}, rotation {s.get('rotation')}, "
             f"erasing {s.get('erasing')}"
         )
+    if s.get("mixup"):
+        summary += f", mixup {s['mixup']}"
     if figures.get("flip_average"):
         summary += ", served with flip averaging"
     test = figures.get("test") or {}

@@ -41,6 +41,7 @@ class TrainConfig:
     rotation: float = _option(15.0, "largest random rotation, in degrees")
     erasing: float = _option(0.25, "share of faces with a random rectangle erased")
     low_res: float = _option(0.3, "share of faces shown at a random lower resolution (20 px and up)")
+    mixup: float = _option(0.0, "mixup: blend each batch with its reverse by a Beta(a, a) weight (0 turns it off)")
     epoch_size: int = _option(0, "images drawn per epoch (0: the size of the training set)")
     mix: list[str] | None = _option(None, "the cached sets trained on (train.py fit --mix); None for --data")
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -22,7 +23,7 @@ from fer.labels import EMOTIONS
 from fer.model import ModelError, load_classifier, new_classifier
 from fer.preprocess import InputSpec
 from fer.training import checkpoint
-from fer.training.augment import AugmentConfig, augment_batch
+from fer.training.augment import AugmentConfig, augment_batch, mixup
 from fer.training.config import History, TrainConfig
 from fer.training.data import DatasetSplits, FaceSet
 from fer.training.evaluation import evaluate_crops
@@ -155,9 +156,14 @@ class Trainer:
         else:
             order = torch.multinomial(weights.float(), size, replacement=True, generator=generator)
         targets = train.soft if train.soft is not None else F.one_hot(train.labels, len(EMOTIONS)).float()
+        mix_rng = np.random.default_rng([self.config.seed, epoch, self.rank])
         for step in range(self.steps_per_epoch):
             index = order[(step * self.world + self.rank) * self.config.batch_size :][: self.config.batch_size]
-            yield augment_batch(train.crops[index], self.spec, self.augment, generator), targets[index]
+            images = augment_batch(train.crops[index], self.spec, self.augment, generator)
+            if self.config.mixup > 0:
+                yield mixup(images, targets[index], self.config.mixup, mix_rng)
+            else:
+                yield images, targets[index]
 
     def train_step(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimisation step; returns the loss and the logits."""

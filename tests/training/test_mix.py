@@ -17,7 +17,7 @@ from fer.labels import EMOTIONS
 from fer.model import IMAGE_SIZE, new_classifier
 from fer.preprocess import face_crop
 from fer.recognizer import EmotionRecognizer
-from fer.training.augment import AugmentConfig, augment_batch
+from fer.training.augment import AugmentConfig, augment_batch, mixup
 from fer.training.calibration import expected_calibration_error, fit_temperature, fold_temperature
 from fer.training.config import TrainConfig
 from fer.training.crops import load_cached_split, prepare_dataset
@@ -172,6 +172,29 @@ def test_batch_augmentation_is_seeded_and_keeps_the_input_shape() -> None:
     assert ((erased == 0).flatten(1).sum(1) > 0).all()  # every face got a rectangle at the normalised mean
     blurred = augment_batch(crops, TEST_SPEC, AugmentConfig(**{**plain.__dict__, "low_res": 1.0}), torch.Generator())
     assert blurred.std() < augment_batch(crops, TEST_SPEC, plain, torch.Generator()).std()  # fewer fine details
+
+
+def test_mixup_blends_each_face_with_the_reverse_batch_by_one_weight() -> None:
+    images = torch.arange(4.0).view(4, 1, 1, 1).expand(4, 1, 2, 2)
+    targets = torch.eye(len(EMOTIONS))[[0, 1, 2, 3]]
+    mixed, soft = mixup(images, targets, 0.4, np.random.default_rng(0))
+    keep = float(soft[0, 0])
+    assert 0.5 <= keep < 1.0 and torch.allclose(soft[0, 3], torch.tensor(1 - keep))  # face 0 with face 3
+    assert torch.allclose(mixed[0], torch.full((1, 2, 2), 3 * (1 - keep)))
+    assert torch.allclose(soft.sum(1), torch.ones(4)) and torch.equal(soft.argmax(1), targets.argmax(1))
+
+
+def test_trainer_mixes_up_batches_only_when_asked(mix_dirs: Path, tmp_path: Path) -> None:
+    splits = load_mix([MixEntry.parse("twposed=1")], mix_dirs, mix_dirs / "data")
+    settings = {"epochs": 1, "batch_size": 16, "epoch_size": 32, "amp": False}
+    plain = Trainer(splits, TrainConfig(**settings), tmp_path / "plain")
+    mixed = Trainer(splits, TrainConfig(**settings, mixup=0.4), tmp_path / "mixed")
+    plain_targets = torch.cat([t for _, t in plain.batches(0)])
+    mixed_targets = torch.cat([t for _, t in mixed.batches(0)])
+    assert plain_targets.max(1).values.eq(1).all()  # one-hot posed labels
+    assert mixed_targets.max(1).values.lt(1).any() and torch.equal(
+        mixed_targets, torch.cat([t for _, t in mixed.batches(0)])
+    )  # blended, and replayed the same on resume
 
 
 def test_temperature_fixes_an_overconfident_model() -> None:
