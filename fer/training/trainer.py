@@ -159,11 +159,8 @@ class Trainer:
         mix_rng = np.random.default_rng([self.config.seed, epoch, self.rank])
         for step in range(self.steps_per_epoch):
             index = order[(step * self.world + self.rank) * self.config.batch_size :][: self.config.batch_size]
-            images = augment_batch(train.crops[index], self.spec, self.augment, generator)
-            if self.config.mixup > 0:
-                yield mixup(images, targets[index], self.config.mixup, mix_rng)
-            else:
-                yield images, targets[index]
+            batch = augment_batch(train.crops[index], self.spec, self.augment, generator), targets[index]
+            yield mixup(*batch, self.config.mixup, mix_rng) if self.config.mixup > 0 else batch
 
     def train_step(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimisation step; returns the loss and the logits."""
