@@ -107,13 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--out", type=Path, default=Path("audit.json"), help="the audit JSON (default: %(default)s)")
     audit.add_argument("--max-distance", type=int, default=4, help="max pHash Hamming distance of a near copy")
 
-    average = commands.add_parser("average", help="a run folder holding the mean of runs' best weights, to export")
+    average = commands.add_parser("average", help="a run folder holding the mean of runs' weights, to export")
     average.set_defaults(func=jobs.average)
     average.add_argument(
         "sources",
         nargs="+",
         metavar="SOURCE",
-        help="run folders or exported model ids (local-dir:PATH, hf-hub:ORG/NAME)",
+        help="run folders (their best weights), epoch weights kept by fit --keep-epochs (RUN/epoch-NNN.ckpt) "
+        "or exported model ids (local-dir:PATH, hf-hub:ORG/NAME)",
     )
     average.add_argument(
         "--weights", type=float, nargs="+", default=None, metavar="W", help="one weight per source (default: equal)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +14,8 @@ from fer.model import MODEL_ID_PREFIXES, load_classifier, resolve_model_dir
 from fer.training import checkpoint
 from fer.training.release import METRICS_JSON
 from fer.training.trainer import BEST, LAST
+
+EPOCH_NAME = re.compile(r"(?P<run>.+)/epoch-(?P<epoch>\d+)")  # the name of a kept epoch's weights
 
 
 @dataclass
@@ -29,8 +32,9 @@ class SoupIngredient:
 
 
 def read_ingredient(source: str | Path) -> SoupIngredient:
-    """A run folder (its best weights) or an exported model id (`local-dir:` / `hf-hub:`; its weights include the
-    prior correction and temperature folded into the classifier, and export fits new ones on top)."""
+    """A run folder (its best weights), one epoch's weights kept by `fit --keep-epochs` (`RUN/epoch-NNN.ckpt`), or
+    an exported model id (`local-dir:` / `hf-hub:`; its weights include the prior correction and temperature folded
+    into the classifier, and export fits new ones on top)."""
     text = str(source)
     if text.startswith(MODEL_ID_PREFIXES):
         model_dir = resolve_model_dir(text)  # fetched once: the weights and what export wrote beside them
@@ -46,9 +50,16 @@ def read_ingredient(source: str | Path) -> SoupIngredient:
             figures.get("epochs", 0),
             [],
         )
-    best, last = checkpoint.load(Path(text) / BEST), checkpoint.load(Path(text) / LAST)
+    path = Path(text)
+    if path.suffix == ".ckpt":  # one epoch's weights kept by --keep-epochs; the settings are its run's
+        run_dir, name = path.parent, f"{path.parent.name}/{path.stem}"
+        best = checkpoint.load(path)
+    else:
+        run_dir, name = path, path.name
+        best = checkpoint.load(path / BEST)
+    last = checkpoint.load(run_dir / LAST)
     return SoupIngredient(
-        Path(text).name,
+        name,
         best["model"],
         best["spec"],
         last["config"],
@@ -84,10 +95,7 @@ def average_runs(sources: Sequence[str | Path], out_dir: Path, weights: Sequence
         else tensor
         for name, tensor in ingredients[-1].model.items()
     }
-    names = ", ".join(
-        f"{i.name} x {share:.2f}" if len(set(weights)) > 1 else i.name
-        for i, share in zip(ingredients, shares, strict=True)
-    )
+    names = _names(ingredients, shares if len(set(weights)) > 1 else None)
     last = ingredients[-1]
     out_dir = Path(out_dir)
     checkpoint.save_atomic(
@@ -102,3 +110,18 @@ def average_runs(sources: Sequence[str | Path], out_dir: Path, weights: Sequence
         out_dir / LAST,
     )
     return out_dir
+
+
+def _names(ingredients: Sequence[SoupIngredient], shares: Sequence[float] | None) -> str:
+    """The sources as the run table names them; equal shares of one run's kept epochs as `RUN epochs 5-9` and what
+    that run started from."""
+    epochs = [EPOCH_NAME.fullmatch(i.name) for i in ingredients]
+    if shares is None and all(epochs) and len({m["run"] for m in epochs}) == 1:
+        numbers = [int(m["epoch"]) for m in epochs]
+        consecutive = numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+        listed = f"{numbers[0]}-{numbers[-1]}" if consecutive else ", ".join(map(str, numbers))
+        run, origin = epochs[0]["run"], ingredients[-1].config.get("init")
+        return f"{run} epochs {listed}" + (f" ({run} started from {origin})" if origin else "")
+    if shares is None:
+        return ", ".join(i.name for i in ingredients)
+    return ", ".join(f"{i.name} x {share:.2f}" for i, share in zip(ingredients, shares, strict=True))

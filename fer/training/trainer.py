@@ -34,6 +34,11 @@ LAST = "last.ckpt"
 BEST = "best.ckpt"
 
 
+def epoch_file(epoch: int) -> str:
+    """The weights of one epoch, kept with --keep-epochs: the same contents as best.ckpt."""
+    return f"epoch-{epoch:03d}.ckpt"
+
+
 def dataset_spec(train: FaceSet, margin: float) -> InputSpec:
     """Mean and std of the training crops, stored in config.json for serving."""
     pixels = train.crops.float() / 255.0
@@ -244,15 +249,17 @@ class Trainer:
         )
         self.history.epochs.append(figures)
         improved = score > self.history.best_score
+        weights = {
+            "model": self.eval_model().state_dict(),
+            "epoch": epoch + 1,
+            "spec": asdict(self.spec),
+            "val": result.to_dict(),
+        }
         if improved:
             self.history.best_score, self.history.best_epoch = score, epoch + 1
-            best = {
-                "model": self.eval_model().state_dict(),
-                "epoch": epoch + 1,
-                "spec": asdict(self.spec),
-                "val": result.to_dict(),
-            }
-            checkpoint.save_atomic(best, self.run_dir / BEST)
+            checkpoint.save_atomic(weights, self.run_dir / BEST)
+        if self.config.keep_epochs:
+            checkpoint.save_atomic(weights, self.run_dir / epoch_file(epoch + 1))
         checkpoint.save_atomic(self.state(epoch + 1), self.run_dir / LAST)
         (self.run_dir / "history.json").write_text(json.dumps(asdict(self.history), indent=1))
         tqdm.write(

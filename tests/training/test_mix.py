@@ -17,7 +17,9 @@ from fer.labels import EMOTIONS
 from fer.model import IMAGE_SIZE, new_classifier
 from fer.preprocess import face_crop
 from fer.recognizer import EmotionRecognizer
+from fer.training import checkpoint
 from fer.training.augment import AugmentConfig, augment_batch, mixup
+from fer.training.average import average_runs
 from fer.training.calibration import expected_calibration_error, fit_temperature, fold_temperature
 from fer.training.config import TrainConfig
 from fer.training.crops import load_cached_split, prepare_dataset
@@ -26,7 +28,7 @@ from fer.training.metrics import report
 from fer.training.mix import MixEntry, load_mix
 from fer.training.release import class_prior
 from fer.training.suite import CROPS, END_TO_END, evaluate_set
-from fer.training.trainer import Trainer
+from fer.training.trainer import BEST, Trainer, epoch_file
 from tests.conftest import TEST_SPEC
 
 GRAY = np.full((160, 160, 3), 128, dtype=np.uint8)
@@ -154,6 +156,25 @@ def test_trainer_samples_by_weight_and_validates_each_set(mix_dirs: Path, tmp_pa
     figures = trainer.history.epochs[0]
     assert set(figures["val_sets"]) == {"twposed", "webset"}
     assert "neutral" in figures["val_sets"]["twposed"]["recall"]
+
+
+def test_kept_epoch_weights_are_written_only_when_asked_and_average_by_epoch(mix_dirs: Path, tmp_path: Path) -> None:
+    splits = load_mix([MixEntry.parse("twposed=1")], mix_dirs, mix_dirs / "data")
+    settings = {"epochs": 2, "batch_size": 16, "epoch_size": 32, "amp": False}
+    Trainer(splits, TrainConfig(**settings), tmp_path / "plain").fit()
+    assert not list((tmp_path / "plain").glob("epoch-*.ckpt"))
+    trainer = Trainer(splits, TrainConfig(**settings, keep_epochs=True), tmp_path / "kept")
+    trainer.fit()
+    kept = [checkpoint.load(tmp_path / "kept" / epoch_file(n)) for n in (1, 2)]
+    assert [k["epoch"] for k in kept] == [1, 2]
+    assert not torch.equal(kept[0]["model"]["fc.weight"], kept[1]["model"]["fc.weight"])
+    best = checkpoint.load(tmp_path / "kept" / BEST)
+    assert torch.equal(best["model"]["fc.weight"], kept[trainer.history.best_epoch - 1]["model"]["fc.weight"])
+    sources = [tmp_path / "kept" / epoch_file(n) for n in (1, 2)]
+    average_runs(sources, tmp_path / "swa")
+    averaged = checkpoint.load(tmp_path / "swa" / BEST)["model"]["fc.weight"]
+    assert torch.allclose(averaged, (kept[0]["model"]["fc.weight"] + kept[1]["model"]["fc.weight"]) / 2)
+    assert checkpoint.load(tmp_path / "swa" / "last.ckpt")["config"]["init"] == "the weight average of kept epochs 1-2"
 
 
 def test_batch_augmentation_is_seeded_and_keeps_the_input_shape() -> None:
