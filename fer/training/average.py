@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -14,8 +14,6 @@ from fer.model import MODEL_ID_PREFIXES, load_classifier, resolve_model_dir
 from fer.training import checkpoint
 from fer.training.release import METRICS_JSON
 from fer.training.trainer import BEST, LAST
-
-EPOCH_NAME = re.compile(r"(?P<run>.+)/epoch-(?P<epoch>\d+)")  # the name of a kept epoch's weights
 
 
 @dataclass
@@ -26,15 +24,16 @@ class SoupIngredient:
     model: dict[str, torch.Tensor]
     spec: dict
     config: dict
-    best_epoch: int
+    best_epoch: int  # for a kept epoch's weights: that epoch
     epochs_done: int
     history: list
+    kept_from: str | None = None  # the run whose kept epoch this is (`fit --keep-epochs`)
 
 
-def read_ingredient(source: str | Path) -> SoupIngredient:
+def read_ingredient(source: str | Path, load_run: Callable[[Path], dict] = checkpoint.load) -> SoupIngredient:
     """A run folder (its best weights), one epoch's weights kept by `fit --keep-epochs` (`RUN/epoch-NNN.ckpt`), or
     an exported model id (`local-dir:` / `hf-hub:`; its weights include the prior correction and temperature folded
-    into the classifier, and export fits new ones on top)."""
+    into the classifier, and export fits new ones on top). `load_run` reads a run's last.ckpt (for its settings)."""
     text = str(source)
     if text.startswith(MODEL_ID_PREFIXES):
         model_dir = resolve_model_dir(text)  # fetched once: the weights and what export wrote beside them
@@ -51,21 +50,19 @@ def read_ingredient(source: str | Path) -> SoupIngredient:
             [],
         )
     path = Path(text)
-    if path.suffix == ".ckpt":  # one epoch's weights kept by --keep-epochs; the settings are its run's
-        run_dir, name = path.parent, f"{path.parent.name}/{path.stem}"
-        best = checkpoint.load(path)
-    else:
-        run_dir, name = path, path.name
-        best = checkpoint.load(path / BEST)
-    last = checkpoint.load(run_dir / LAST)
+    kept = path.suffix == ".ckpt"  # one epoch's weights kept by --keep-epochs; the settings are its run's
+    run_dir = path.parent if kept else path
+    best = checkpoint.load(path if kept else path / BEST)
+    last = load_run(run_dir / LAST)
     return SoupIngredient(
-        name,
+        f"{run_dir.name}/{path.stem}" if kept else run_dir.name,
         best["model"],
         best["spec"],
         last["config"],
         best["epoch"],
         last["epochs_done"],
         last["history"],
+        run_dir.name if kept else None,
     )
 
 
@@ -82,7 +79,8 @@ def average_runs(sources: Sequence[str | Path], out_dir: Path, weights: Sequence
     weights = [1.0] * len(sources) if weights is None else [float(w) for w in weights]
     if len(weights) != len(sources) or min(weights) <= 0:
         raise ValueError(f"Give one positive weight per source ({len(sources)}), got {weights}.")
-    ingredients = [read_ingredient(source) for source in sources]
+    load_run = cache(checkpoint.load)  # several kept epochs of one run share its last.ckpt: read it once
+    ingredients = [read_ingredient(source, load_run) for source in sources]
     first = ingredients[0]
     if any(i.spec != first.spec for i in ingredients):
         raise ValueError("The sources were trained on different inputs (size, mean, std or margin differ).")
@@ -115,12 +113,12 @@ def average_runs(sources: Sequence[str | Path], out_dir: Path, weights: Sequence
 def _names(ingredients: Sequence[SoupIngredient], shares: Sequence[float] | None) -> str:
     """The sources as the run table names them; equal shares of one run's kept epochs as `RUN epochs 5-9` and what
     that run started from."""
-    epochs = [EPOCH_NAME.fullmatch(i.name) for i in ingredients]
-    if shares is None and all(epochs) and len({m["run"] for m in epochs}) == 1:
-        numbers = [int(m["epoch"]) for m in epochs]
+    runs = {i.kept_from for i in ingredients}
+    if shares is None and len(runs) == 1 and None not in runs:
+        numbers = [i.best_epoch for i in ingredients]
         consecutive = numbers == list(range(numbers[0], numbers[0] + len(numbers)))
         listed = f"{numbers[0]}-{numbers[-1]}" if consecutive else ", ".join(map(str, numbers))
-        run, origin = epochs[0]["run"], ingredients[-1].config.get("init")
+        run, origin = runs.pop(), ingredients[-1].config.get("init")
         return f"{run} epochs {listed}" + (f" ({run} started from {origin})" if origin else "")
     if shares is None:
         return ", ".join(i.name for i in ingredients)
