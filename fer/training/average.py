@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
+from itertools import groupby
 from pathlib import Path
 
 import torch
@@ -111,15 +112,20 @@ def average_runs(sources: Sequence[str | Path], out_dir: Path, weights: Sequence
 
 
 def _names(ingredients: Sequence[SoupIngredient], shares: Sequence[float] | None) -> str:
-    """The sources as the run table names them; equal shares of one run's kept epochs as `RUN epochs 5-9` and what
-    that run started from."""
-    runs = {i.kept_from for i in ingredients}
-    if shares is None and len(runs) == 1 and None not in runs:
-        numbers = [i.best_epoch for i in ingredients]
-        consecutive = numbers == list(range(numbers[0], numbers[0] + len(numbers)))
-        listed = f"{numbers[0]}-{numbers[-1]}" if consecutive else ", ".join(map(str, numbers))
-        run, origin = runs.pop(), ingredients[-1].config.get("init")
-        return f"{run} epochs {listed}" + (f" ({run} started from {origin})" if origin else "")
-    if shares is None:
-        return ", ".join(i.name for i in ingredients)
-    return ", ".join(f"{i.name} x {share:.2f}" for i, share in zip(ingredients, shares, strict=True))
+    """The sources as the run table names them. With equal shares, each run's kept epochs in a row read as
+    `RUN epochs 5-9`, followed by what those runs started from."""
+    if shares is not None:
+        return ", ".join(f"{i.name} x {share:.2f}" for i, share in zip(ingredients, shares, strict=True))
+    parts, origins = [], []
+    for run, group in groupby(ingredients, key=lambda i: i.kept_from):
+        if run is None:
+            parts += [i.name for i in group]
+            continue
+        group = list(group)
+        numbers = [i.best_epoch for i in group]
+        in_a_row = len(numbers) > 1 and numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+        listed = f"{numbers[0]}-{numbers[-1]}" if in_a_row else ", ".join(map(str, numbers))
+        parts.append(f"{run} epochs {listed}")
+        if origin := group[-1].config.get("init"):
+            origins.append(f"{run} started from {origin}")
+    return ", ".join(parts) + (f" ({'; '.join(origins)})" if origins else "")

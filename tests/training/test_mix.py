@@ -4,6 +4,7 @@ evaluation. Real faces come from scikit-image's astronaut; nothing here needs ..
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +176,10 @@ def test_kept_epoch_weights_are_written_only_when_asked_and_average_by_epoch(mix
     averaged = checkpoint.load(tmp_path / "swa" / BEST)["model"]["fc.weight"]
     assert torch.allclose(averaged, (kept[0]["model"]["fc.weight"] + kept[1]["model"]["fc.weight"]) / 2)
     assert checkpoint.load(tmp_path / "swa" / "last.ckpt")["config"]["init"] == "the weight average of kept epochs 1-2"
+    shutil.copytree(tmp_path / "kept", tmp_path / "later")  # a run that went on from "kept"
+    average_runs([*sources, tmp_path / "later" / epoch_file(2)], tmp_path / "two_runs")
+    init = checkpoint.load(tmp_path / "two_runs" / "last.ckpt")["config"]["init"]
+    assert init == "the weight average of kept epochs 1-2, later epochs 2"
 
 
 def test_batch_augmentation_is_seeded_and_keeps_the_input_shape() -> None:
