@@ -75,17 +75,16 @@ def place_labels(
 
 
 def draw_faces(image: np.ndarray, faces: Sequence[FacePrediction], ids: Sequence[int] | None = None) -> np.ndarray:
-    """A copy of the RGB image with each face's box and '#id emotion NN%' label. Labels avoid the other faces; where
-    a full label cannot, it is shortened to the face's number (the Upload tab's table has the rest)."""
+    """A copy of the RGB image with each face's box and '#id emotion NN%' label; `ids` defaults to 1, 2, ... in
+    the order given (as the app's table and `fer predict`'s lines number them). Labels avoid the other faces;
+    where a full label cannot, it is shortened to the face's number (the Upload tab's table has the rest)."""
     canvas = Image.fromarray(image)
     draw = ImageDraw.Draw(canvas)
     scale = max(canvas.size) / 640
     width = max(2, round(2 * scale))
     font = _font(max(12, round(16 * scale)))
-    texts = []
-    for index, face in enumerate(faces):
-        face_id = None if ids is None else ids[index]
-        texts.append((label_text(face, face_id), f"#{face_id}" if face_id is not None else face.emotion[:3]))
+    ids = range(1, len(faces) + 1) if ids is None else ids
+    texts = [(label_text(face, face_id), f"#{face_id}") for face, face_id in zip(faces, ids, strict=True)]
     extents = [[draw.textbbox((0, 0), text, font=font) for text in options] for options in texts]
     sizes = [[(x2 - x1 + 2 * width, y2 - y1 + 2 * width) for x1, y1, x2, y2 in options] for options in extents]
     labels = place_labels([face.box for face in faces], sizes, canvas.size)

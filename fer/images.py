@@ -13,6 +13,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 40_000_000  # ~ 8000x5000; larger inputs are refused before decoding (decompression bombs)
 MIN_SIDE = 20  # a face cannot be recognised in fewer pixels than this
 MAX_IMAGE_BYTES = 25 * 1024 * 1024  # an image file; a video clip has its own limit (fer.video)
+IMAGE_TYPES = "JPEG, PNG, WebP, GIF, BMP or TIFF"  # what users are told to use
 
 ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 
@@ -24,9 +25,12 @@ class ImageError(ValueError):
     """An input that is not a usable image; the message says why, in one line."""
 
 
-def _describe(source: ImageInput) -> str:
+def _describe(source: ImageInput, name: str | None = None) -> str:
+    """How messages name an input: `name`, else a path as the user gave it, quoted; data in memory is 'The image'."""
+    if name is not None:
+        return f"'{name}'"
     if isinstance(source, (str, os.PathLike)):
-        return f"'{Path(source).name}'"
+        return f"'{os.fspath(source)}'"
     return "The image"
 
 
@@ -41,12 +45,12 @@ def check_file(path: Path, name: str, max_bytes: int, error: type[ValueError], e
         raise error(f"{name} is {size / 2**20:.0f} MB; the limit is {max_bytes // 2**20} MB.")
 
 
-def open_image(source: ImageInput) -> Image.Image:
+def open_image(source: ImageInput, name: str | None = None) -> Image.Image:
     """Open (lazily) a path, bytes or PIL image, checking size limits before pixels are decoded."""
     if isinstance(source, Image.Image):
         check_dimensions(source.size)
         return source
-    name = _describe(source)
+    name = _describe(source, name)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         check_file(path, name, MAX_IMAGE_BYTES, ImageError)
@@ -62,7 +66,7 @@ def open_image(source: ImageInput) -> Image.Image:
             f"{name} is too large to decode safely ({err}); the limit is {MAX_PIXELS / 1e6:.0f} megapixels."
         ) from err
     except UnidentifiedImageError as err:
-        raise ImageError(f"{name} is not an image that can be read ({type(err).__name__}).") from err
+        raise ImageError(f"{name} is not an image that can be read; use a {IMAGE_TYPES} file.") from err
     except OSError as err:
         raise ImageError(f"{name} could not be read: {err}.") from err
     check_dimensions(image.size, name)
@@ -134,12 +138,14 @@ def pil_to_rgb(image: Image.Image, name: str = "The image") -> np.ndarray:
         raise ImageError(f"{name} is damaged or truncated and could not be decoded ({err}).") from err
 
 
-def load_rgb(source: ImageInput) -> np.ndarray:
-    """Read a path, bytes, PIL image or array into an HxWx3 uint8 RGB array, or raise ImageError."""
+def load_rgb(source: ImageInput, name: str | None = None) -> np.ndarray:
+    """Read a path, bytes, PIL image or array into an HxWx3 uint8 RGB array, or raise ImageError.
+
+    Messages name a path as it was given, or `name` (e.g. an upload's file name, never the server's path)."""
     if isinstance(source, np.ndarray):
         return array_to_rgb(source)
     if not isinstance(source, (str, os.PathLike, bytes, bytearray, Image.Image)):
         raise ImageError(f"Unsupported image input of type {type(source).__name__}.")
     source = bytes(source) if isinstance(source, bytearray) else source
-    image = open_image(source)  # checks the size once, before decoding
-    return pil_to_rgb(image, _describe(source))
+    image = open_image(source, name)  # checks the size once, before decoding
+    return pil_to_rgb(image, _describe(source, name))

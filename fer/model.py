@@ -137,7 +137,8 @@ def read_model_info(model_id: str, model_dir: Path) -> ModelInfo:
     mean, std = pretrained_cfg.get("mean", (0.5,)), pretrained_cfg.get("std", (0.5,))
     fer = dict(config.get("fer", {}))
     margin = float(fer.get("face_margin", DEFAULT_MARGIN))
-    spec = InputSpec(size=int(input_size[1]), mean=float(mean[0]), std=float(std[0]), margin=margin)
+    detail = int(fer["detail"]) if fer.get("detail") else None
+    spec = InputSpec(size=int(input_size[1]), mean=float(mean[0]), std=float(std[0]), margin=margin, detail=detail)
     return ModelInfo(
         model_id=model_id,
         label_names=names,
@@ -165,7 +166,20 @@ def classifier_logits(model: torch.nn.Module, batch: torch.Tensor, flip_average:
     (one forward pass of both), which is what the app serves when the model's config.json asks for it."""
     if not flip_average:
         return model(batch)
-    return model(torch.cat([batch, batch.flip(-1)])).view(2, len(batch), -1).mean(0)
+    logits = model(torch.cat([batch, batch.flip(-1)]))
+    return logits.view(2, -1, logits.shape[-1]).mean(0)  # no Python int for the batch: exported graphs keep it free
+
+
+class ServedClassifier(torch.nn.Module):
+    """The classifier as served: normalised faces (N, 1, H, W) in, logits out (`classifier_logits`); the PyTorch
+    backend runs it and the ONNX export traces it, so both compute the same."""
+
+    def __init__(self, model: torch.nn.Module, flip_average: bool):
+        super().__init__()
+        self.model, self.flip_average = model, flip_average
+
+    def forward(self, faces: torch.Tensor) -> torch.Tensor:
+        return classifier_logits(self.model, faces, self.flip_average)
 
 
 def new_classifier(**kwargs: object) -> torch.nn.Module:
@@ -197,7 +211,8 @@ def save_classifier(
 
 def model_config(label_names: tuple[str, ...], spec: InputSpec, extra: dict | None = None) -> dict:
     """The extra config.json fields: label names and how faces are cropped for this model."""
-    return {"label_names": list(label_names), "fer": {"face_margin": spec.margin, **(extra or {})}}
+    detail = {"detail": spec.detail} if spec.detail else {}
+    return {"label_names": list(label_names), "fer": {"face_margin": spec.margin, **detail, **(extra or {})}}
 
 
 def data_config(spec: InputSpec) -> dict:

@@ -11,26 +11,41 @@ from fer.detect import DetectorOptions, FaceDetector
 from fer.faces import Face, FacePrediction
 from fer.images import ImageInput, load_rgb
 from fer.labels import EMOTIONS, emotion_order
-from fer.model import ModelInfo, classifier_logits, load_classifier
+from fer.model import ModelInfo, load_classifier
 from fer.preprocess import faces_batch
+from fer.runtime import Backend, runtime_description, serving_backend
+from fer.runtime.serving import served_classifier
 
 
 class EmotionRecognizer:
     """`EmotionRecognizer.from_pretrained(model_id).predict(image)` -> list of FacePrediction."""
 
-    def __init__(self, model: torch.nn.Module, info: ModelInfo, detector: FaceDetector):
-        # channels_last: half the CPU time of a 1-face batch (PyTorch's default path is slow for batch 1), same for more
-        self.model = model.eval().to(memory_format=torch.channels_last)
+    def __init__(self, model: torch.nn.Module, info: ModelInfo, detector: FaceDetector, backend: Backend | None = None):
+        self.device = next(model.parameters()).device
+        self.backend = backend or serving_backend(self.device.type)
         self.info, self.detector = info, detector
+        self.model = served_classifier(model.eval(), info, self.backend)
         # the model's outputs in EMOTIONS order, whatever order its config lists them in
         self._order = torch.tensor(emotion_order(info.label_names))
 
     @classmethod
     def from_pretrained(
-        cls, model_id: str | None = None, detector_options: DetectorOptions | None = None, device: str = "cpu"
+        cls,
+        model_id: str | None = None,
+        detector_options: DetectorOptions | None = None,
+        device: str = "cpu",
+        backend: Backend | None = None,
     ) -> EmotionRecognizer:
+        """Load `model_id` (default: $FER_MODEL or the bundled model); `backend` onnx or torch (default: $FER_BACKEND,
+        else onnx on the CPU)."""
         model, info = load_classifier(model_id)
-        return cls(model.to(device), info, FaceDetector(detector_options or DetectorOptions(), device=device))
+        detector = FaceDetector(detector_options or DetectorOptions(), device=device, backend=backend)
+        return cls(model.to(device), info, detector, backend)
+
+    @property
+    def runtime(self) -> str:
+        """What runs the networks, in words, e.g. 'networks run by onnxruntime 1.32.0 (CPU, 2 threads)'."""
+        return runtime_description(self.backend, self.device.type)
 
     @property
     def model_id(self) -> str:
@@ -42,8 +57,7 @@ class EmotionRecognizer:
         batch = faces_batch(image, [None] if boxes is None else boxes, self.info.spec)
         if len(batch) == 0:
             return torch.empty(0, len(EMOTIONS))
-        device = next(self.model.parameters()).device
-        logits = classifier_logits(self.model, batch.to(device), self.info.flip_average).float().cpu()
+        logits = self.model(batch.to(self.device)).float().cpu()
         return logits.softmax(dim=1)[:, self._order]
 
     def classify_face(self, face_image: ImageInput) -> dict[str, float]:

@@ -45,9 +45,9 @@ def free_port() -> int:
 
 
 def app_env(model_id: str, **extra: str) -> dict[str, str]:
-    """The environment of a test server: the given model, Hub offline, no analytics."""
+    """The environment of a test server: the given model, the default backend, Hub offline, no analytics."""
     return {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name != "FER_BACKEND"},
         "FER_MODEL": model_id,
         "HF_HUB_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",

@@ -23,6 +23,7 @@ from fer.labels import EMOTIONS
 from fer.model import ModelInfo, new_classifier
 from fer.preprocess import InputSpec
 from fer.recognizer import EmotionRecognizer
+from fer.runtime import Backend, glue_threads, torch_threads
 from fer.stream import StreamProcessor
 
 FRAME_SIZE = (640, 480)
@@ -110,16 +111,16 @@ def bench_frames(media: Path) -> tuple[np.ndarray, np.ndarray, str]:
     return *astronaut_frames(), "skimage astronaut (face_media not found)"
 
 
-def load_recognizer(model_id: str | None) -> EmotionRecognizer:
-    detector = FaceDetector(WEBCAM_OPTIONS)
+def load_recognizer(model_id: str | None, backend: Backend | None = None) -> EmotionRecognizer:
     if model_id == RANDOM_MODEL:
         info = ModelInfo(RANDOM_MODEL, EMOTIONS, InputSpec(size=75, mean=0.5, std=0.25))
-        return EmotionRecognizer(new_classifier(), info, detector)
-    return EmotionRecognizer.from_pretrained(model_id, detector_options=WEBCAM_OPTIONS)
+        return EmotionRecognizer(new_classifier(), info, FaceDetector(WEBCAM_OPTIONS, backend=backend), backend)
+    return EmotionRecognizer.from_pretrained(model_id, detector_options=WEBCAM_OPTIONS, backend=backend)
 
 
 class Baseline:
-    """The straightforward path: MTCNN at its defaults on the full frame, one classifier forward per face."""
+    """The straightforward path: MTCNN at its defaults on the full frame, one classifier forward per face, all of
+    it in PyTorch (`recognizer` should run the classifier by the torch backend)."""
 
     def __init__(self, recognizer: EmotionRecognizer):
         from facenet_pytorch import MTCNN
@@ -153,10 +154,15 @@ def measure(step: Callable[[np.ndarray], int], frame: np.ndarray, frames: int, w
 
 
 def run(
-    recognizer: EmotionRecognizer, one: np.ndarray, six: np.ndarray, frames: int, warmup: int, detect_every: int
+    recognizer: EmotionRecognizer,
+    baseline: Baseline,
+    one: np.ndarray,
+    six: np.ndarray,
+    frames: int,
+    warmup: int,
+    detect_every: int,
 ) -> list[list[str]]:
     """Timing rows of the baseline and the fast path on the 1-face and the 6-face frame."""
-    baseline = Baseline(recognizer)
     rows = []
     for scenario, frame in (("1 face", one), ("6 faces", six)):
         base = Timing(
@@ -168,16 +174,17 @@ def run(
         for every in sorted({1, detect_every}):
             stream = StreamProcessor(recognizer, detect_every=every, stale_s=None)
             label = "fast: 320px detect, batched" + (f", detect every {every}" if every > 1 else ", detect every frame")
-            fast = Timing(scenario, label, *measure(lambda f, s=stream: len(s.process(f).faces), frame, frames, warmup))
+            with torch_threads(glue_threads(recognizer.backend)):
+                measured = measure(lambda f, s=stream: len(s.process(f).faces), frame, frames, warmup)
+            fast = Timing(scenario, label, *measured)
             rows.append(fast.row(base))
     return rows
 
 
-def detection_rows(recognizer: EmotionRecognizer, media: Path) -> list[list[str]]:
+def detection_rows(recognizer: EmotionRecognizer, baseline: Baseline, media: Path) -> list[list[str]]:
     """Faces found in each multi-face photo (letterboxed to 640x480): baseline vs the fast path's detector."""
     photos = sorted((media / MULTI_FACE_DIR).glob("*.jpg"))
     frames = [(p.name, letterbox(load_rgb(p))) for p in photos] or [("astronaut x6", astronaut_frames()[1])]
-    baseline = Baseline(recognizer)
     return [[name, str(len(baseline.detect(f))), str(len(recognizer.detector.detect(f)))] for name, f in frames]
 
 

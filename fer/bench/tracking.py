@@ -170,7 +170,7 @@ def run_path(
     recognizer: EmotionRecognizer, frames: list[np.ndarray], stride: int, options: TrackingOptions
 ) -> tuple[list[int], list[Boxes], list[list[int]], float, float]:
     """(processed frame indices, drawn boxes, their ids, frames/s, share of detector frames) of one path."""
-    processor = StreamProcessor(recognizer, video_detector(), stale_s=None, options=options)
+    processor = StreamProcessor(recognizer, video_detector(backend=recognizer.backend), stale_s=None, options=options)
     indices = list(range(0, len(frames), stride))
     drawn, ids, detected = [], [], 0
     start = time.perf_counter()

@@ -10,10 +10,11 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-from fer.cli.common import EXIT_MODEL_FAILED, EXIT_OK, add_model_option, fail, run
+from fer.cli.common import EXIT_MODEL_FAILED, EXIT_OK, add_backend_option, add_model_option, fail, run
 from fer.images import MAX_IMAGE_BYTES
 from fer.model import ModelError, default_model_id
 from fer.recognizer import EmotionRecognizer
+from fer.runtime import use_serving_threads
 from fer.video.io import MAX_VIDEO_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
@@ -27,6 +28,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fer-live", description="Facial emotion recognition web app (Gradio).")
     add_model_option(parser, default_model_id())
+    add_backend_option(parser)
     parser.add_argument(
         "--host",
         default=os.environ.get("GRADIO_SERVER_NAME", DEFAULT_HOST),
@@ -51,11 +53,14 @@ def serve(args: argparse.Namespace) -> int:
     """Load the model (a bad id fails in one line), then serve the app until Ctrl-C."""
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     try:
-        recognizer = EmotionRecognizer.from_pretrained(args.model)
+        recognizer = EmotionRecognizer.from_pretrained(args.model, backend=args.backend)
     except ModelError as err:
         fail(err)
         return EXIT_MODEL_FAILED
-    from fer.ui.blocks import build_demo  # gradio is imported only once the model has loaded: a bad id fails sooner
+    use_serving_threads(recognizer.backend)
+    print(f"{recognizer.model_id}: {recognizer.runtime}", flush=True)
+    # gradio is imported only once the model has loaded: a bad id fails sooner
+    from fer.ui.blocks import PAGE_CSS, build_demo
 
     build_demo(recognizer).launch(
         server_name=args.host,
@@ -63,5 +68,6 @@ def serve(args: argparse.Namespace) -> int:
         share=False,
         max_file_size=MAX_UPLOAD_BYTES,
         mcp_server=args.mcp,
+        css=PAGE_CSS,
     )
     return EXIT_OK

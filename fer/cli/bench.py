@@ -10,7 +10,15 @@ from pathlib import Path
 import torch
 
 from fer.bench import latency, tracking
-from fer.cli.common import EXIT_INPUT_FAILED, EXIT_MODEL_FAILED, EXIT_OK, add_model_option, fail, run
+from fer.cli.common import (
+    EXIT_INPUT_FAILED,
+    EXIT_MODEL_FAILED,
+    EXIT_OK,
+    add_backend_option,
+    add_model_option,
+    fail,
+    run,
+)
 from fer.model import ModelError
 from fer.recognizer import EmotionRecognizer
 from fer.stream import DETECT_EVERY
@@ -24,8 +32,11 @@ def add_bench_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--warmup", type=int, default=latency.DEFAULT_WARMUP, help="frames run before measuring")
     add_model_option(parser, extra=f"; '{latency.RANDOM_MODEL}': untrained")
+    add_backend_option(parser)
     parser.add_argument("--detect-every", type=int, default=DETECT_EVERY, help="fast path: run the detector every N")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads of torch and onnxruntime (default: torch's choice)"
+    )
     parser.add_argument(
         "--media", type=Path, default=latency.MEDIA_DIR, help="face_media folder (photos of real faces)"
     )
@@ -67,7 +78,7 @@ def bench(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        recognizer = latency.load_recognizer(args.model)
+        recognizer = latency.load_recognizer(args.model, args.backend)
     except ModelError as err:
         fail(f"{err} (or pass --model {latency.RANDOM_MODEL} to time an untrained model)")
         return EXIT_MODEL_FAILED
@@ -78,21 +89,22 @@ def print_latency(recognizer: EmotionRecognizer, args: argparse.Namespace) -> in
     """The latency table (baseline and fast path on a 1-face and a 6-face frame), then the faces found."""
     one, six, source = latency.bench_frames(args.media)
     width, height = latency.FRAME_SIZE
-    print(f"model {recognizer.model_id}; frames {width}x{height} from {source}")
+    print(f"model {recognizer.model_id}, {recognizer.runtime}; frames {width}x{height} from {source}")
     print(
         f"{args.frames} frames after {args.warmup} warm-up; torch threads {torch.get_num_threads()}, "
         f"{os.cpu_count()} CPUs, load average {load_average()}\n"
     )
-    rows = latency.run(recognizer, one, six, args.frames, args.warmup, args.detect_every)
+    baseline = latency.Baseline(latency.load_recognizer(args.model, "torch"))
+    rows = latency.run(recognizer, baseline, one, six, args.frames, args.warmup, args.detect_every)
     print(latency.table(latency.HEADERS, rows))
     print("\nFaces found in the multi-face photos at 640x480:\n")
-    print(latency.table(["photo", "baseline", "fast path"], latency.detection_rows(recognizer, args.media)))
+    print(latency.table(["photo", "baseline", "fast path"], latency.detection_rows(recognizer, baseline, args.media)))
     return EXIT_OK
 
 
 def print_tracking(recognizer: EmotionRecognizer, args: argparse.Namespace) -> int:
     """The tracking table: current path and new path on each clip at stride 1 and 3 (exit 1 when no clip is found)."""
-    print(f"model {recognizer.model_id}; torch threads {torch.get_num_threads()}, load average {load_average()}")
+    print(f"model {recognizer.model_id}, {recognizer.runtime}; load average {load_average()}")
     scores, notes = tracking.tracking_rows(recognizer, args.media / "video", args.cache)
     print("\n".join(notes) + "\n")
     print(latency.table(tracking.HEADERS, [score.row() for score in scores]))

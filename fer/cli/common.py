@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from fer.model import default_model_id
+from fer.runtime import BACKEND_ENV, BACKENDS
 
 PROG = "fer"
 
@@ -36,4 +37,14 @@ def add_model_option(parser: argparse.ArgumentParser, default: str | None = None
         default=default,
         metavar="ID",
         help=f"timm model id: hf-hub:org/name or local-dir:PATH (default: $FER_MODEL or {default_model_id()}){extra}",
+    )
+
+
+def add_backend_option(parser: argparse.ArgumentParser) -> None:
+    """`--backend onnx|torch`: what runs the four networks (default: $FER_BACKEND, else onnx)."""
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help=f"run the networks with onnxruntime or PyTorch (default: ${BACKEND_ENV}, else onnx)",
     )

@@ -8,15 +8,17 @@ from pathlib import Path
 
 from PIL import Image
 
-from fer.cli.common import EXIT_INPUT_FAILED, EXIT_MODEL_FAILED, EXIT_OK, add_model_option, fail
+from fer.cli.common import EXIT_INPUT_FAILED, EXIT_MODEL_FAILED, EXIT_OK, add_backend_option, add_model_option, fail
 from fer.images import ImageError, load_rgb
 from fer.model import ModelError
+from fer.runtime import use_serving_threads
 
 
 def add_predict_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("predict", help="Detect faces in images and print their emotions.")
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files (any format PIL reads)")
     add_model_option(parser)
+    add_backend_option(parser)
     parser.add_argument(
         "--json", action="store_true", help="print the app's /analyze JSON (for several images: {path: that JSON})"
     )
@@ -43,10 +45,11 @@ def predict(args: argparse.Namespace) -> int:
     from fer.schema import predictions_payload
 
     try:
-        recognizer = EmotionRecognizer.from_pretrained(args.model)
+        recognizer = EmotionRecognizer.from_pretrained(args.model, backend=args.backend)
     except ModelError as err:
         fail(err)
         return EXIT_MODEL_FAILED
+    use_serving_threads(recognizer.backend)
     if args.annotate:
         args.annotate.mkdir(parents=True, exist_ok=True)
     model = identify(recognizer.model_id).id

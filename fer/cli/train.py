@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from fer.cli import train_commands as jobs
-from fer.cli.common import EXIT_MODEL_FAILED, add_model_option, fail, run
+from fer.cli.common import EXIT_MODEL_FAILED, add_backend_option, add_model_option, fail, run
 from fer.model import ModelError
 from fer.training.config import TrainConfig
 
@@ -27,6 +27,9 @@ def add_mix_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("cache"), help="crop caches of --mix, one per set")
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"), help="dataset folders of --mix")
     parser.add_argument("--leaks", type=Path, default=None, help="train.py leaks JSON: sources kept out of --mix")
+    parser.add_argument(
+        "--val-only", action="store_true", help="export scored on val only: no test set is read (choosing candidates)"
+    )
 
 
 def add_fit_options(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--audit", type=Path, default=None, help="saved audit JSON (else the audit runs)")
     export.add_argument("--margin", type=float, default=None, help="face crop margin stored for serving")
+    export.add_argument(
+        "--detail", type=int, default=None, help="serve through a DETAIL px bottleneck (default: the run's; 0: none)"
+    )
     export.add_argument("--tau", type=float, default=None, help="prior correction (default: chosen on val; 0: none)")
     export.add_argument(
         "--temperature", type=float, default=None, help="calibration temperature (default: fitted on val; 1: none)"
@@ -92,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="accuracy, macro recall/F1, per class, confusion, clean test")
     evaluate.set_defaults(func=jobs.evaluate)
     add_model_option(evaluate)
+    add_backend_option(evaluate)
     evaluate.add_argument(
         "--data", type=Path, default=None, help="one dataset's --split (default: every test set under --data-dir)"
     )

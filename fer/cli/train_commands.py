@@ -13,6 +13,7 @@ import torch
 from fer.cli.common import EXIT_INPUT_FAILED, EXIT_INTERRUPTED, EXIT_OK, fail
 from fer.labels import emotion_order
 from fer.model import IMAGE_SIZE, load_classifier
+from fer.runtime import use_serving_threads
 from fer.training.audit import AuditResult, audit
 from fer.training.bench import benchmark
 from fer.training.config import TrainConfig
@@ -20,7 +21,7 @@ from fer.training.data import load_dataset, load_split
 from fer.training.evaluation import plot_confusion, predict_logits
 from fer.training.hub import PushError, push_folder
 from fer.training.leaks import CrossSetLeaks, cross_set_leaks
-from fer.training.metrics import Report, report
+from fer.training.metrics import Report, report, selection_score
 from fer.training.suite import SetFigures
 from fer.training.trainer import Trainer
 
@@ -99,6 +100,7 @@ def _release(
     args: argparse.Namespace | None = None,
     config: TrainConfig | None = None,
     flip_average: bool = True,
+    detail: int | None = None,
 ) -> None:
     from fer.training.card import publish_card
     from fer.training.release import export_run
@@ -107,15 +109,18 @@ def _release(
     mix = bool(args is not None and getattr(args, "mix", None))
     cross_leaks = _load_leaks(args.leaks) if mix else None
     leaked = cross_leaks.test_leaked if cross_leaks else None
-    data_dir = args.data_dir if mix else None
+    data_dir = args.data_dir if mix and not getattr(args, "val_only", False) else None
     settings = asdict(config) if config is not None else None
     figures = export_run(
-        run_dir, splits, out, audit_result, margin, tau, temperature, data_dir, leaked, settings, flip_average
+        run_dir, splits, out, audit_result, margin, tau, temperature, data_dir, leaked, settings, flip_average, detail
     ).to_dict()
     publish_card(figures, run_dir, out, audit_text(audit_result, cross_leaks))
     for name in ("val", "test", "clean_test"):
         if figures.get(name):
             print(f"{name:10s} {Report(**figures[name]).line()}")
+    if figures.get("val_sets"):
+        scores = [selection_score(Report(**r), "balanced") for r in figures["val_sets"].values()]
+        print(f"val score (mean over the sets of (accuracy + macro recall) / 2): {sum(scores) / len(scores):.4f}")
     for item in figures.get("sets") or []:
         print(_set_line(SetFigures.from_dict(item)))
     print(
@@ -154,6 +159,7 @@ def export(args: argparse.Namespace) -> int:
         args,
         config,
         flip_average=args.flip_average,
+        detail=args.detail,
     )
     return EXIT_OK
 
@@ -176,7 +182,9 @@ def evaluate_sets(args: argparse.Namespace) -> int:
     from fer.recognizer import EmotionRecognizer
     from fer.training.suite import evaluate_suite
 
-    recognizer = EmotionRecognizer.from_pretrained(args.model)
+    recognizer = EmotionRecognizer.from_pretrained(args.model, backend=args.backend)
+    use_serving_threads(recognizer.backend)
+    print(f"{recognizer.model_id}: {recognizer.runtime}")
     cross_leaks = _load_leaks(args.leaks)
     leaked = cross_leaks.test_leaked if cross_leaks else None
     sets = evaluate_suite(recognizer, args.data_dir, recognizer.info.temperature, leaked)

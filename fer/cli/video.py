@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fer.cli.common import EXIT_INPUT_FAILED, EXIT_MODEL_FAILED, EXIT_OK, add_model_option, fail
+from fer.cli.common import EXIT_INPUT_FAILED, EXIT_MODEL_FAILED, EXIT_OK, add_backend_option, add_model_option, fail
 from fer.model import ModelError
 from fer.recognizer import EmotionRecognizer
+from fer.runtime import use_serving_threads
 from fer.video.analysis import VIDEO_DETECT_EVERY
 from fer.video.io import VideoError, probe
 from fer.video.outputs import describe, export
@@ -30,6 +31,7 @@ def add_video_command(subparsers: argparse._SubParsersAction) -> None:
         help=f"run the face detector on every K-th processed frame (default {VIDEO_DETECT_EVERY})",
     )
     add_model_option(parser)
+    add_backend_option(parser)
     parser.set_defaults(func=run_video_command)
 
 
@@ -54,13 +56,14 @@ def run_video_command(args: argparse.Namespace) -> int:
     try:
         check_outputs(args)
         probe(args.input)  # a bad clip fails before the model loads
-        recognizer = EmotionRecognizer.from_pretrained(args.model)
+        recognizer = EmotionRecognizer.from_pretrained(args.model, backend=args.backend)
     except VideoError as err:
         fail(err)
         return EXIT_INPUT_FAILED
     except ModelError as err:
         fail(err)
         return EXIT_MODEL_FAILED
+    use_serving_threads(recognizer.backend)
     with tqdm(unit="frame", desc=args.input.name, leave=False) as bar:
 
         def progress(done: int, total: int | None) -> None:

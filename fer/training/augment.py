@@ -25,6 +25,7 @@ class AugmentConfig:
     contrast: float = 0.4
     low_res: float = 0.3  # fraction of faces shown at a lower resolution (domains differ in sharpness)
     low_res_min: int = 20  # smallest side, in pixels, of such a face
+    low_res_max: int | None = None  # largest side (None: the crop size)
     erasing: float = 0.25  # fraction of faces with a random rectangle erased
 
 
@@ -62,9 +63,10 @@ def _low_res(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator)
     """A random part of the batch down to one random side and back up: sharp and blurry faces look alike."""
     picked = torch.nonzero(torch.rand(len(x), generator=generator) < config.low_res).flatten()
     size = x.shape[-1]
-    if len(picked) == 0 or config.low_res_min >= size:
+    largest = min(size, config.low_res_max or size)
+    if len(picked) == 0 or config.low_res_min >= largest:
         return x
-    side = int(torch.randint(config.low_res_min, size, (1,), generator=generator))
+    side = int(torch.randint(config.low_res_min, largest, (1,), generator=generator))
     small = F.interpolate(x[picked], size=(side, side), mode="bilinear", antialias=True, align_corners=False)
     x = x.clone()
     x[picked] = F.interpolate(small, size=(size, size), mode="bilinear", align_corners=False)

@@ -41,6 +41,9 @@ class TrainConfig:
     rotation: float = _option(15.0, "largest random rotation, in degrees")
     erasing: float = _option(0.25, "share of faces with a random rectangle erased")
     low_res: float = _option(0.3, "share of faces shown at a random lower resolution (20 px and up)")
+    detail: int = _option(
+        0, "show every face (training and serving) through a DETAIL px bottleneck, low-res below it (0: off)"
+    )
     mixup: float = _option(0.0, "mixup: blend each batch with its reverse by a Beta(a, a) weight (0 turns it off)")
     keep_epochs: bool = _option(False, "also keep each epoch's validated weights (epoch-NNN.ckpt) for train.py average")
     epoch_size: int = _option(0, "images drawn per epoch (0: the size of the training set)")

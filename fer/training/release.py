@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -85,6 +85,7 @@ def export_run(
     leaked: dict[str, list[str]] | None = None,
     settings: dict | None = None,
     flip_average: bool = True,
+    detail: int | None = None,
 ) -> ReleaseFigures:
     """Best weights + prior correction (chosen on val unless `tau` is given) + temperature (fitted on val unless
     given; 1 keeps the weights) -> save_for_hf folder, metrics, PNG. Every figure, tau and the temperature
@@ -97,7 +98,9 @@ def export_run(
     config = last["config"]
     spec = InputSpec(**best["spec"])
     if margin is not None:
-        spec = InputSpec(spec.size, spec.mean, spec.std, margin)
+        spec = replace(spec, margin=margin)
+    if detail is not None:
+        spec = replace(spec, detail=detail or None)
     model = new_classifier(drop_rate=config.get("drop_rate", 0.0))
     model.load_state_dict(best["model"])
     model.eval()

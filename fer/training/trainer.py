@@ -6,7 +6,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -70,9 +70,14 @@ class Trainer:
         model, init_spec = self._initial_model()
         self.model = model.to(self.device, memory_format=torch.channels_last)
         # a model that goes on from other weights keeps the input statistics those weights learnt
-        self.spec = dataset_spec(splits.train, config.margin) if init_spec is None else init_spec
+        spec = dataset_spec(splits.train, config.margin) if init_spec is None else init_spec
+        self.spec = replace(spec, detail=config.detail or spec.detail)
         self.augment = AugmentConfig(
-            scale_min=config.scale_min, rotation=config.rotation, erasing=config.erasing, low_res=config.low_res
+            scale_min=config.scale_min,
+            rotation=config.rotation,
+            erasing=config.erasing,
+            low_res=config.low_res,
+            low_res_max=self.spec.detail,
         )
         self.epoch_size = config.epoch_size or len(splits.train)
         self.optimizer = create_optimizer_v2(
@@ -101,7 +106,7 @@ class Trainer:
             model, info = load_classifier(self.config.init)
             model.drop_rate = self.config.drop_rate  # timm's ResNet reads it in forward_head
             spec = info.spec
-            return model.train(), InputSpec(spec.size, spec.mean, spec.std, self.config.margin)
+            return model.train(), replace(spec, margin=self.config.margin)
         try:
             return new_classifier(pretrained=self.config.pretrained, drop_rate=self.config.drop_rate), None
         except Exception as err:  # timm raises several types when the Hub cannot be reached

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -11,7 +12,7 @@ from fer.detect import WEBCAM_OPTIONS, FaceDetector
 from fer.draw import draw_faces, label_text, percent
 from fer.faces import FacePrediction
 from fer.identity import ModelIdentity, card_text, identify
-from fer.images import MAX_IMAGE_BYTES, ImageError, load_rgb
+from fer.images import IMAGE_TYPES, MAX_IMAGE_BYTES, ImageError, load_rgb
 from fer.recognizer import EmotionRecognizer
 from fer.schema import predictions_payload
 from fer.stream import StreamProcessor
@@ -32,9 +33,16 @@ WEBCAM_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480
 # Cache: every `frequency` s, files older than `age` s are deleted (streamed frames land there too).
 DELETE_CACHE = (120, 300)
 
+# The model card's tables keep words whole (Gradio's prose breaks them anywhere, which squeezed a wide table into
+# columns a letter or two wide) and scroll sideways when wider than the page; the card itself scrolls past this.
+PAGE_CSS = """
+#model-card table { display: block; overflow-x: auto; }
+#model-card th, #model-card td { min-width: 5em; overflow-wrap: normal; word-break: normal; }
+"""
+CARD_MAX_HEIGHT_PX = 640
+
 TABLE_HEADERS = ["face", "emotion", "confidence", "box (x1, y1, x2, y2)"]
 NO_FACE = "No face found. Try a larger, frontal, well-lit face."
-IMAGE_TYPES = "JPEG, PNG, WebP, GIF, BMP or TIFF"
 
 
 def read_upload(payload: dict[str, Any] | str | None) -> np.ndarray:
@@ -43,7 +51,7 @@ def read_upload(payload: dict[str, Any] | str | None) -> np.ndarray:
     if not path:
         raise gr.Error("Upload an image first.", print_exception=False)
     try:
-        return load_rgb(path)
+        return load_rgb(path, name=Path(path).name)  # the visitor's file name, never the server's path
     except ImageError as err:
         raise refuse(str(err)) from err
 
@@ -73,7 +81,7 @@ def analyze_upload(recognizer: EmotionRecognizer, payload: dict[str, Any] | None
         gr.Info(NO_FACE)
         return gr.skip(), rgb, None, []
     main = gr.Label(faces[0].probabilities, label="Face 1 (largest)")
-    return gr.skip(), draw_faces(rgb, faces, ids=list(range(1, len(faces) + 1))), main, faces_table(faces)
+    return gr.skip(), draw_faces(rgb, faces), main, faces_table(faces)
 
 
 def stream_frame(
@@ -107,7 +115,7 @@ def header(identity: ModelIdentity) -> str:
 
 def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
     """The Blocks app. Public API endpoints: /analyze (image -> JSON) and /classify_face (face crop -> 7 probs)."""
-    webcam_detector = FaceDetector(WEBCAM_OPTIONS)
+    webcam_detector = FaceDetector(WEBCAM_OPTIONS, backend=recognizer.backend)
     identity = identify(recognizer.model_id)
     examples = example_files()
 
@@ -125,7 +133,7 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
         gr.Markdown(header(identity), elem_id="header")
         if identity.card_path is not None:
             with gr.Accordion(f"Model card: {identity.name}", open=False, elem_id="model-card"):
-                gr.Markdown(card_text(identity))
+                gr.Markdown(card_text(identity), max_height=CARD_MAX_HEIGHT_PX)
         with gr.Tabs():
             with gr.Tab("Upload"):
                 gr.Markdown(

@@ -48,7 +48,17 @@ def analyze_clip(
         progress((done, total), desc="Analysing frames", unit="frames")
 
     try:
-        result = export(video, recognizer, out_video, table, frames, plot, stride=int(stride), progress=report)
+        result = export(  # the clip named by the visitor's file name, never the server's path
+            video,
+            recognizer,
+            out_video,
+            table,
+            frames,
+            plot,
+            stride=int(stride),
+            progress=report,
+            name=Path(video).name,
+        )
     except VideoError as err:
         shutil.rmtree(folder, ignore_errors=True)
         raise refuse(str(err)) from err
@@ -58,8 +68,9 @@ def analyze_clip(
 def video_tab(recognizer: EmotionRecognizer, example: str | None = None) -> None:
     """The Video tab, built inside the caller's gr.Blocks / gr.Tabs; registers the public /analyze_video endpoint.
 
-    A clip is analysed as soon as it is uploaded (or its example clicked); the button runs it again, e.g. with
-    another stride. Outputs that have nothing to show yet stay hidden (no empty boxes that look like drop zones)."""
+    A clip is analysed as soon as it is uploaded (or its example clicked); the button, shown once a clip is in,
+    runs it again, e.g. with another stride. Outputs that have nothing to show yet stay hidden (no empty boxes that
+    look like drop zones)."""
 
     def analyze_video(video: str | None, stride: float = 1, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
         """Annotated video (H.264 mp4, with the clip's sound), timeline plot (PNG), per-frame CSV and JSON files,
@@ -72,10 +83,10 @@ def video_tab(recognizer: EmotionRecognizer, example: str | None = None) -> None
         """On upload: as analyze_video, and the results shown; a clip that cannot be used is taken out of the box
         and explained."""
         try:
-            return gr.skip(), *analyze_video(video, stride, progress), gr.Column(visible=True)
+            return gr.skip(), *analyze_video(video, stride, progress), gr.Column(visible=True), gr.Button(visible=True)
         except gr.Error as err:
             gr.Warning(err.message)
-            return None, None, *[gr.skip()] * 5
+            return None, None, *[gr.skip()] * 5, gr.Button(visible=False)
 
     with gr.Tab("Video"):
         gr.Markdown(
@@ -87,7 +98,7 @@ def video_tab(recognizer: EmotionRecognizer, example: str | None = None) -> None
             with gr.Column():
                 clip = gr.Video(label="Clip", sources=["upload"], elem_id="video-clip")
                 stride = gr.Slider(1, UI_MAX_STRIDE, value=1, step=1, label="Frame stride (analyse every N-th frame)")
-                run = gr.Button("Analyse again (e.g. with another stride)", elem_id="video-run")
+                run = gr.Button("Analyse again (e.g. with another stride)", visible=False, elem_id="video-run")
             annotated = gr.Video(label="Annotated", interactive=False, elem_id="video-annotated")
         with gr.Column(visible=False) as results:  # hidden until there are results: no empty boxes
             timeline = gr.Image(  # no label badge: it would cover the plot's legend; the plot has its own titles
@@ -103,7 +114,9 @@ def video_tab(recognizer: EmotionRecognizer, example: str | None = None) -> None
                 summary = gr.JSON(label="Summary", elem_id="video-summary")
         outputs = [annotated, timeline, table, frames, summary]
         events = {"concurrency_limit": VIDEO_CONCURRENCY, "concurrency_id": "video", "show_progress_on": annotated}
-        clip.upload(analyze_upload, [clip, stride], [clip, *outputs, results], api_visibility="private", **events)
+        upload_outputs = [clip, *outputs, results, run]
+        clip.upload(analyze_upload, [clip, stride], upload_outputs, api_visibility="private", **events)
+        clip.clear(lambda: gr.Button(visible=False), None, run, api_visibility="private")
         run.click(analyze_video, [clip, stride], outputs, api_name="analyze_video", **events).success(
             lambda: gr.Column(visible=True), None, results, api_visibility="private"
         )
@@ -111,7 +124,7 @@ def video_tab(recognizer: EmotionRecognizer, example: str | None = None) -> None
             gr.Examples(
                 [[example]],
                 inputs=clip,
-                outputs=[clip, *outputs, results],
+                outputs=upload_outputs,
                 fn=analyze_upload,
                 run_on_click=True,
                 cache_examples=False,

@@ -17,6 +17,7 @@ from fer.faces import DIGITS, face_json
 from fer.identity import identify
 from fer.labels import EMOTIONS
 from fer.recognizer import EmotionRecognizer
+from fer.runtime import Backend
 from fer.stream import StreamProcessor
 from fer.tracking import SMOOTHING_WINDOW
 from fer.video.io import VideoError, VideoInfo, VideoWriter, probe, read_frames
@@ -122,9 +123,9 @@ class VideoResult:
 
 
 @lru_cache(maxsize=2)
-def video_detector(options: DetectorOptions = VIDEO_OPTIONS) -> FaceDetector:
-    """One detector per settings, shared (its state is only its settings)."""
-    return FaceDetector(options)
+def video_detector(options: DetectorOptions = VIDEO_OPTIONS, backend: Backend | None = None) -> FaceDetector:
+    """One detector per settings and backend, shared (its state is only its settings)."""
+    return FaceDetector(options, backend=backend)
 
 
 def analyze_video(
@@ -135,16 +136,22 @@ def analyze_video(
     detect_every: int = VIDEO_DETECT_EVERY,
     detector: FaceDetector | None = None,
     progress: Progress | None = None,
+    name: str | None = None,
 ) -> VideoResult:
     """Track and classify every face of every `stride`-th frame; write the annotated frames to `out_video` (mp4).
 
     The output holds the processed frames only, at fps / stride, so it lasts as long as the clip. Raises
-    VideoError for a clip that cannot be used; `out_video` is then removed (use `staged` for all-or-nothing)."""
+    VideoError for a clip that cannot be used; `out_video` is then removed (use `staged` for all-or-nothing).
+    `name` is how messages and the summary name the clip (default: the path as given)."""
     if not 1 <= stride <= MAX_STRIDE:
         raise VideoError(f"The frame stride must be between 1 and {MAX_STRIDE}, got {stride}.")
-    info = probe(path)
+    info = probe(path, name)
     processor = StreamProcessor(
-        recognizer, detector or video_detector(), detect_every, stale_s=None, annotate=out_video is not None
+        recognizer,
+        detector or video_detector(backend=recognizer.backend),
+        detect_every,
+        stale_s=None,
+        annotate=out_video is not None,
     )
     result = VideoResult(info, identify(recognizer.model_id).id, stride, detect_every)
     rate = Fraction(info.fps or 25).limit_denominator(1001) / stride

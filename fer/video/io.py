@@ -34,7 +34,7 @@ class VideoError(ValueError):
 class VideoInfo:
     """What the container says about the clip (checked against the limits before any frame is decoded)."""
 
-    name: str
+    name: str  # the clip as its user named it: the path given, or an upload's file name
     container: str
     codec: str
     width: int
@@ -102,10 +102,12 @@ def check_limits(info: VideoInfo) -> None:
         raise VideoError(f"'{info.name}' is {info.width}x{info.height}; at least {MIN_SIDE} px per side is needed.")
 
 
-def probe(path: str | os.PathLike) -> VideoInfo:
-    """Open a clip and check it against the limits, without decoding it; raise VideoError saying why not."""
+def probe(path: str | os.PathLike, name: str | None = None) -> VideoInfo:
+    """Open a clip and check it against the limits, without decoding it; raise VideoError saying why not.
+
+    Messages and the result name the clip `name`, else the path as it was given."""
+    name = os.fspath(path) if name is None else name
     path = Path(path)
-    name = path.name
     check_file(path, f"'{name}'", MAX_VIDEO_BYTES, VideoError, empty_hint=f"; use {ACCEPTED}")
     try:
         with av.open(str(path)) as container:

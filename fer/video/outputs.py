@@ -89,10 +89,11 @@ def export(
     stride: int = 1,
     detect_every: int = VIDEO_DETECT_EVERY,
     progress: Progress | None = None,
+    name: str | None = None,
 ) -> VideoResult:
     """analyze_video, then the CSV / JSON / plot; all outputs appear together, or none (on any error)."""
     with staged(out_video, csv_path, json_path, plot_path) as (video_tmp, csv_tmp, json_tmp, plot_tmp):
-        result = analyze_video(path, recognizer, video_tmp, stride, detect_every, progress=progress)
+        result = analyze_video(path, recognizer, video_tmp, stride, detect_every, progress=progress, name=name)
         if csv_tmp is not None:
             write_csv(result, csv_tmp)
         if json_tmp is not None:

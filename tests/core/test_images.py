@@ -104,6 +104,16 @@ def test_bad_file_is_one_clear_error(case: Case, astronaut: np.ndarray, tmp_path
         load_rgb(path)  # a path's error names the file
 
 
+def test_messages_name_the_input_as_given_and_no_exception_class(tmp_path: Path) -> None:
+    path = tmp_path / "notes.png"
+    path.write_text("not an image\n")
+    with pytest.raises(ImageError) as info:
+        load_rgb(str(path))
+    assert str(info.value).startswith(f"'{path}' is not an image") and "Error" not in str(info.value)
+    with pytest.raises(ImageError, match=r"^'upload\.png' is not an image"):
+        load_rgb(path, name="upload.png")  # an upload, named by its file name instead of the server's path
+
+
 def test_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
     """A ~100-byte file claiming 10^10 pixels must not allocate them (this would need 30 GB)."""
     data = bomb_png()
@@ -129,8 +139,8 @@ def test_bad_arrays(array: np.ndarray) -> None:
 
 
 def test_missing_file_directory_and_wrong_type(tmp_path: Path) -> None:
-    with pytest.raises(ImageError, match=r"'nope\.png' does not exist"):
-        load_rgb(tmp_path / "nope.png")
+    with pytest.raises(ImageError, match=re.escape(f"'{tmp_path / 'nope.png'}' does not exist")):
+        load_rgb(tmp_path / "nope.png")  # the path as it was given
     with pytest.raises(ImageError, match="not a file"):
         load_rgb(tmp_path)
     with pytest.raises(ImageError, match="Unsupported image input of type int"):

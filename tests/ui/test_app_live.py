@@ -57,6 +57,11 @@ def test_analyze_finds_the_astronaut(client: Client, astronaut_png: Path, random
     assert face["emotion"] == max(face["probabilities"], key=face["probabilities"].get)
 
 
+def test_the_app_serves_through_onnxruntime(live_app: LiveApp, client: Client) -> None:  # noqa: F811
+    """No silent fall back: the running app says its four networks run by onnxruntime."""
+    assert "networks run by onnxruntime" in live_app.log.read_text()
+
+
 def test_analyze_boxes_are_in_input_pixels(client: Client, astronaut: np.ndarray, tmp_path: Path) -> None:
     path = tmp_path / "astronaut-2x.jpg"
     Image.fromarray(astronaut).resize((1024, 1024)).save(path, quality=95)

@@ -6,11 +6,12 @@ import re
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from PIL import Image
 
 from fer.cli.main import build_parser
-from fer.draw import label_text, place_labels
+from fer.draw import draw_faces, label_text, place_labels
 from fer.faces import FacePrediction
 from fer.labels import EMOTIONS
 from fer.ui.blocks import faces_table
@@ -34,6 +35,15 @@ def test_table_and_label_show_the_same_percentage() -> None:
     ((index, emotion, confidence, box),) = faces_table([face])
     assert (index, emotion, confidence, box) == (1, "happy", "76%", "10, 20, 110, 140")
     assert label_text(face, 1) == f"#1 {emotion} {confidence}"
+
+
+def test_faces_are_numbered_as_in_the_table_unless_ids_are_given() -> None:
+    """`fer predict --annotate` and the Upload tab draw '#1 ...', '#2 ...' in the order of the faces."""
+    image = np.zeros((240, 480, 3), np.uint8)
+    faces = [prediction((40, 60, 160, 200), "happy"), prediction((280, 60, 400, 200), "sad", 0.6)]
+    drawn = draw_faces(image, faces)
+    np.testing.assert_array_equal(drawn, draw_faces(image, faces, ids=[1, 2]))
+    assert not np.array_equal(drawn, draw_faces(image, faces, ids=[2, 1]))
 
 
 @pytest.mark.parametrize(
@@ -71,7 +81,7 @@ def test_examples_are_made_here_for_every_tab() -> None:
 
 
 def test_readme_cli_section_shows_every_subcommand() -> None:
-    section = re.search(r"^## CLI\n(.*?)^## ", README.read_text(), re.DOTALL | re.MULTILINE).group(1)
+    section = re.search(r"^#+ CLI\n(.*?)^#+ ", README.read_text(), re.DOTALL | re.MULTILINE).group(1)
     commands = build_parser()._subparsers._group_actions[0].choices
     for command in commands:
         assert f"python -m fer {command} " in section, command

@@ -19,7 +19,22 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 RESULT_TIMEOUT_MS = 300_000  # an analysis on a busy 2-core machine
-CARD = "---\nlicense: mit\n---\n# fer-demo\n\n## Results\n\n![confusion matrix](confusion_matrix.png)\n"
+# A card as long and wide as the bundled one: a run table with a long settings column, then pages of text
+RUN_HEADERS = ["run", "settings", "epochs (best)", "val acc", "val macro recall", "test acc", "test macro recall"]
+RUN_ROW = ["r1", "from scratch, sgd lr 0.1, bs 128, ls 0.05, drop 0.2, soft labels, EMA 0.998, " * 6, "31 (31)"]
+RUN_ROW += ["82.77%", "80.05%", "82.35%", "77.48%"]
+RUN_TABLE = "\n".join("| " + " | ".join(row) + " |" for row in (RUN_HEADERS, ["---"] * len(RUN_HEADERS), RUN_ROW))
+PARAGRAPH = "A paragraph of the card, long enough to wrap onto a second line. " * 8
+CARD = "---\nlicense: mit\n---\n# fer-demo\n\n## Results\n\n![confusion matrix](confusion_matrix.png)\n\n"
+CARD += f"### Every run\n\n{RUN_TABLE}\n\n" + f"{PARAGRAPH}\n\n" * 40
+MIN_COLUMN_PX = 60  # a run table column squeezed to a letter or two measured 47-57 px
+MAX_PAGE_PX = 2500  # the page with the card open (the bundled card's made it 5,840 px)
+# In the page: the rendered width of each header cell of the card's first table, and the page's height
+CARD_LAYOUT = """() => ({
+  headers: [...document.querySelector('#model-card table').querySelectorAll('th')].map(
+    th => [th.innerText, th.getBoundingClientRect().width]),
+  page: document.documentElement.scrollHeight,
+})"""
 # In the page: the Video tab's annotated clip played (muted) for a moment; its size and whether sound was decoded
 PLAYBACK = """async () => {
   const v = document.querySelector('#video-annotated video');
@@ -76,6 +91,9 @@ def test_header_names_the_model_and_shows_its_card(page, app: LiveApp, model_dir
     page.get_by_text("Model card: fer-demo").click()
     page.locator("#model-card").get_by_role("heading", name="Results").wait_for()
     assert page.evaluate(BROKEN_IMAGES, "model-card") == 0
+    layout = page.evaluate(CARD_LAYOUT)
+    assert all(width >= MIN_COLUMN_PX for _, width in layout["headers"]), layout["headers"]
+    assert layout["page"] <= MAX_PAGE_PX, layout["page"]  # the card scrolls inside its panel
     shot(page, tmp_path, "upload_card")
 
 
@@ -106,6 +124,7 @@ def test_not_an_image_gives_a_clean_page_and_one_log_line(page, app: LiveApp, tm
 def test_video_tab_refuses_cleanly_then_analyses_its_example(page, app: LiveApp, tmp_path: Path) -> None:
     page.get_by_role("tab", name="Video").click()
     assert not page.locator("#video-csv").is_visible() and not page.locator("#video-json").is_visible()
+    assert not page.locator("#video-run").is_visible()  # "Analyse again" only once a clip is in
     shot(page, tmp_path, "video_empty")
 
     notes = tmp_path / "notes.mp4"
@@ -117,12 +136,14 @@ def test_video_tab_refuses_cleanly_then_analyses_its_example(page, app: LiveApp,
     # no red "Error" badge on the outputs (Gradio's own player still toasts "Video not playable" in the browser)
     assert page.locator("[data-testid=status-tracker]", has_text="Error").count() == 0
     assert page.get_by_text("Drop Video Here").count() == 1  # the clip box is ready for the next try
+    assert not page.locator("#video-run").is_visible()
     assert len(refusals(app, "notes.mp4")) == 1 and "Traceback" not in app.log.read_text()
 
     page.locator("#video-examples button").first.click()  # analysed on click: no other step
     page.locator("#video-annotated video").wait_for(timeout=RESULT_TIMEOUT_MS)
     page.locator("#video-csv").get_by_text(".csv").wait_for()
     assert page.locator("#video-json").get_by_text(".json").is_visible()
+    assert page.locator("#video-run").is_visible()
     state = page.evaluate(PLAYBACK)
     assert state["error"] is None and (state["width"], state["height"]) == (480, 360), state
     assert state["audioBytes"] > 0, state  # the annotated clip has sound

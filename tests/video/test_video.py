@@ -253,8 +253,17 @@ def test_bad_input_is_refused_and_leaves_nothing(
     out.mkdir()
     with pytest.raises(VideoError, match=re.escape(message)) as caught:
         export(path, recognizer, out / "a.mp4", out / "a.csv", out / "a.json", out / "a.png")
-    assert "\n" not in str(caught.value) and path.name in str(caught.value)
+    assert "\n" not in str(caught.value) and f"'{path}'" in str(caught.value)  # the path as it was given
     assert list(out.iterdir()) == []
+
+
+def test_messages_name_the_clip_as_given_or_by_its_upload_name(tmp_path: Path) -> None:
+    path = tmp_path / "notes.mp4"
+    path.write_text("not a video\n" * 50)
+    with pytest.raises(VideoError, match=re.escape(f"'{path}' could not be opened as a video")):
+        video.probe(path)
+    with pytest.raises(VideoError, match=r"^'upload\.mp4' could not be opened as a video"):
+        video.probe(path, name="upload.mp4")  # the Video tab's upload: its file name, not the server's path
 
 
 def test_limits(clip: Path, recognizer: EmotionRecognizer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -291,7 +300,7 @@ def test_cli_error_is_one_line(tmp_path: Path, random_model_id: str, capsys) -> 
     text.write_text("not a video\n")
     code = main(["video", str(text), "--out", str(tmp_path / "o.mp4"), "--model", random_model_id])
     err = capsys.readouterr().err.strip()
-    assert code == EXIT_INPUT_FAILED and len(err.splitlines()) == 1 and "notes.txt" in err
+    assert code == EXIT_INPUT_FAILED and len(err.splitlines()) == 1 and f"'{text}'" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 

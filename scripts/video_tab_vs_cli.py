@@ -1,6 +1,6 @@
 """The Video tab against the video CLI on one clip, in one process, taking turns: frames/s of each path.
 
-python bench/video_tab_vs_cli.py [CLIP] [--rounds 2] [--threads N]
+python scripts/video_tab_vs_cli.py [CLIP] [--rounds 2] [--threads N]
 
 Paths, each called `--rounds` times in turn with one shared model:
 - cli: `fer video CLIP --out OUT.mp4` (fer.cli.video.run_video_command);

@@ -1,6 +1,6 @@
 """Stream a fake webcam into a running app for a while; print the app's RSS and Gradio cache size over time.
 
-python bench/stream_soak.py --url http://127.0.0.1:7860/ --pid APP_PID --seconds 330
+python scripts/stream_soak.py --url http://127.0.0.1:7860/ --pid APP_PID --seconds 330
 """
 
 from __future__ import annotations
