@@ -18,6 +18,7 @@ from PIL import Image, ImageOps
 
 from fer.detect import WEBCAM_OPTIONS, Face, FaceDetector
 from fer.draw import draw_faces
+from fer.faces import FacePrediction
 from fer.images import load_rgb
 from fer.labels import EMOTIONS
 from fer.model import ModelInfo, new_classifier
@@ -45,6 +46,7 @@ HEADERS = [
     "mean frames/s",
     "vs baseline (median / mean)",
     "faces",
+    "labels (last frame)",
 ]
 
 
@@ -56,7 +58,12 @@ class Timing:
     path: str
     latencies: list[float]
     cpu_s: float
-    faces: int
+    predictions: list[FacePrediction]  # of the last measured frame: the quality figure beside the speed
+
+    @property
+    def labels(self) -> str:
+        """Each face's label and its probability, biggest face first, e.g. 'happy 97, neutral 55'."""
+        return ", ".join(f"{p.emotion} {p.probabilities[p.emotion]:.0%}".rstrip("%") for p in self.predictions)
 
     @property
     def fps(self) -> float:
@@ -82,7 +89,8 @@ class Timing:
             f"{self.median_fps:.1f}",
             f"{self.fps:.1f}",
             ratio,
-            str(self.faces),
+            str(len(self.predictions)),
+            self.labels,
         ]
 
 
@@ -133,24 +141,27 @@ class Baseline:
             return []
         return [Face(tuple(float(v) for v in box), float(score)) for box, score in zip(boxes, scores, strict=True)]
 
-    def process(self, frame: np.ndarray) -> tuple[np.ndarray, int]:
-        faces = self.detect(frame)
-        predictions = [self.recognizer.predict_faces(frame, [face])[0] for face in faces]
-        return draw_faces(frame, predictions), len(faces)
+    def process(self, frame: np.ndarray) -> list[FacePrediction]:
+        predictions = [self.recognizer.predict_faces(frame, [face])[0] for face in self.detect(frame)]
+        draw_faces(frame, predictions)
+        return predictions
 
 
-def measure(step: Callable[[np.ndarray], int], frame: np.ndarray, frames: int, warmup: int) -> tuple[list, float, int]:
-    """Run `step` (returns the faces found) on fresh copies of the frame: latencies, CPU seconds, faces."""
+Step = Callable[[np.ndarray], list[FacePrediction]]
+
+
+def measure(step: Step, frame: np.ndarray, frames: int, warmup: int) -> tuple[list, float, list[FacePrediction]]:
+    """Run `step` (returns the faces found) on fresh copies of the frame: latencies, CPU seconds, last faces."""
     for _ in range(warmup):
         step(frame.copy())
-    latencies, faces = [], 0
+    latencies, predictions = [], []
     cpu_start = time.process_time()
     for _ in range(frames):
         incoming = frame.copy()  # a new frame arrives
         start = time.perf_counter()
-        faces = step(incoming)
+        predictions = step(incoming)
         latencies.append(time.perf_counter() - start)
-    return latencies, time.process_time() - cpu_start, faces
+    return latencies, time.process_time() - cpu_start, predictions
 
 
 def run(
@@ -168,14 +179,16 @@ def run(
         base = Timing(
             scenario,
             "baseline: MTCNN defaults, full frame, 1 forward/face",
-            *measure(lambda f: baseline.process(f)[1], frame, frames, warmup),
+            *measure(baseline.process, frame, frames, warmup),
         )
         rows.append(base.row(None))
         for every in sorted({1, detect_every}):
             stream = StreamProcessor(recognizer, detect_every=every, stale_s=None)
             label = "fast: 320px detect, batched" + (f", detect every {every}" if every > 1 else ", detect every frame")
             with torch_threads(glue_threads(recognizer.backend)):
-                measured = measure(lambda f, s=stream: len(s.process(f).faces), frame, frames, warmup)
+                measured = measure(
+                    lambda f, s=stream: [t.prediction for t in s.process(f).faces], frame, frames, warmup
+                )
             fast = Timing(scenario, label, *measured)
             rows.append(fast.row(base))
     return rows

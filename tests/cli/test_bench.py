@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fer.cli import bench
+from fer.labels import EMOTIONS
 from fer.cli.main import main as fer_main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,8 +28,11 @@ def test_bench_prints_the_tables(random_model_id: str, tmp_path: Path, capsys: p
         ("1 face", "baseline"), ("1 face", "fast"), ("1 face", "fast"),
         ("6 faces", "baseline"), ("6 faces", "fast"), ("6 faces", "fast"),
     ]  # fmt: skip
-    assert [row[-1] for row in rows] == ["1", "1", "1", "6", "6", "6"]  # every path finds every face
+    assert [row[-2] for row in rows] == ["1", "1", "1", "6", "6", "6"]  # every path finds every face
     assert all(float(row[5]) > 0 and float(row[6]) > 0 and row[7].endswith("x") for row in rows)
+    labels = [row[-1].split(", ") for row in rows]  # the quality figure of the same frames: each face's label
+    assert [len(faces) for faces in labels] == [1, 1, 1, 6, 6, 6]
+    assert all(label.split()[0] in EMOTIONS and 0 < int(label.split()[1]) <= 100 for faces in labels for label in faces)
     assert "| astronaut x6 | 6 | 6 |" in out
 
 

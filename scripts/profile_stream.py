@@ -1,0 +1,107 @@
+"""Where the time of one live frame goes: each stage of the webcam path, in ms per frame, on a real clip.
+
+    python scripts/profile_stream.py [--clip CLIP] [--frames N] [--backend onnx|torch]
+
+The clip (default: the Hamilton clip of ../shared/data/face_media, else the astronaut drifting across the frame)
+is letterboxed to 640x480 and fed to the app's webcam path (fer.stream.StreamProcessor with the webcam detector
+settings); each stage is timed by wrapping the function that does it. `encode` is the JPEG the app hands to
+Gradio (fer.ui.live_frames.frame_file); what Gradio and the browser add on top is measured in the browser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import fer.recognizer  # noqa: E402
+import fer.stream  # noqa: E402
+from fer.bench.latency import MEDIA_DIR, letterbox, load_recognizer, table  # noqa: E402
+from fer.runtime import BACKENDS, glue_threads, torch_threads  # noqa: E402
+from fer.ui.live_frames import frame_file  # noqa: E402
+
+CLIP = MEDIA_DIR / "video" / "face_recognition_short_hamilton_clip_640x360_9.2s.mp4"
+STAGES = ("detect", "follow", "crop", "classify", "track", "draw", "encode")
+
+
+class StageClock:
+    """Seconds spent in each wrapped function, and how many frames were timed."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def wrap(self, stage: str, function: Callable) -> Callable:
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[stage] += time.perf_counter() - start
+
+        return timed
+
+
+def clip_frames(clip: Path, limit: int) -> Iterator[np.ndarray]:
+    """Up to `limit` frames of the clip, letterboxed to 640x480 (the astronaut drifting when there is no clip)."""
+    if clip.is_file():
+        from fer.video.io import probe, read_frames
+
+        for index, _, frame in read_frames(clip, probe(clip)):
+            if index >= limit:
+                return
+            yield letterbox(frame)
+        return
+    from skimage import data
+
+    photo = letterbox(data.astronaut())
+    for index in range(limit):
+        yield np.roll(photo, 3 * index, axis=1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clip", type=Path, default=CLIP)
+    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--backend", choices=BACKENDS, default=None)
+    args = parser.parse_args()
+    recognizer = load_recognizer(None, args.backend)
+    clock = StageClock()
+    detector = recognizer.detector
+    detector.detect = clock.wrap("detect", detector.detect)
+    detector.refine = clock.wrap("follow", detector.refine)
+    fer.recognizer.faces_batch = clock.wrap("crop", fer.recognizer.faces_batch)
+    recognizer.model.forward = clock.wrap("classify", recognizer.model.forward)
+    fer.stream.draw_faces = clock.wrap("draw", fer.stream.draw_faces)
+    stream = fer.stream.StreamProcessor(recognizer, stale_s=None)
+    stream.tracker.update = clock.wrap("track", stream.tracker.update)
+    encode = clock.wrap("encode", frame_file)
+    frames, total, faces = 0, 0.0, 0
+    with torch_threads(glue_threads(recognizer.backend)):
+        for frame in clip_frames(args.clip, args.frames):
+            start = time.perf_counter()
+            result = stream.process(frame)
+            encode(result.image, 0)
+            total += time.perf_counter() - start
+            frames, faces = frames + 1, faces + len(result.faces)
+    print(f"{recognizer.model_id}, {recognizer.runtime}; {frames} frames of {args.clip.name}, {faces} faces in all\n")
+    rows = [
+        [stage, f"{clock.seconds[stage] / frames * 1000:.1f}", f"{clock.seconds[stage] / total:.0%}"]
+        for stage in STAGES
+    ]
+    other = total - sum(clock.seconds[stage] for stage in STAGES)
+    rows += [["other (scene watch, bookkeeping)", f"{other / frames * 1000:.1f}", f"{other / total:.0%}"]]
+    rows += [["whole frame", f"{total / frames * 1000:.1f}", f"{frames / total:.1f} frames/s"]]
+    print(table(["stage", "ms per frame", "share"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
