@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--temperature", type=float, default=None, help="calibration temperature (default: fitted on val; 1: none)"
     )
     export.add_argument(
+        "--temperature-over",
+        choices=("pooled", "sets"),
+        default="pooled",
+        help="fit the temperature on pooled val (default) or on the mean of the val sets' NLLs (each set counts alike)",
+    )
+    export.add_argument(
         "--flip-average",
         action=argparse.BooleanOptionalAction,
         default=True,

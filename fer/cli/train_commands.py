@@ -99,9 +99,9 @@ def _release(
     temperature: float | None = None,
     args: argparse.Namespace | None = None,
     config: TrainConfig | None = None,
-    flip_average: bool = True,
-    detail: int | None = None,
+    **options: object,
 ) -> None:
+    """Export a run (`options`: export_run's flip_average, detail, calibrate_per_set), print its figures."""
     from fer.training.card import publish_card
     from fer.training.release import export_run
 
@@ -112,7 +112,7 @@ def _release(
     data_dir = args.data_dir if mix and not getattr(args, "val_only", False) else None
     settings = asdict(config) if config is not None else None
     figures = export_run(
-        run_dir, splits, out, audit_result, margin, tau, temperature, data_dir, leaked, settings, flip_average, detail
+        run_dir, splits, out, audit_result, margin, tau, temperature, data_dir, leaked, settings, **options
     ).to_dict()
     publish_card(figures, run_dir, out, audit_text(audit_result, cross_leaks))
     for name in ("val", "test", "clean_test"):
@@ -121,11 +121,13 @@ def _release(
     if figures.get("val_sets"):
         scores = [selection_score(Report(**r), "balanced") for r in figures["val_sets"].values()]
         print(f"val score (mean over the sets of (accuracy + macro recall) / 2): {sum(scores) / len(scores):.4f}")
+    if figures.get("val_set_ece"):
+        print("val ECE after the temperature: " + ", ".join(f"{k} {v:.3f}" for k, v in figures["val_set_ece"].items()))
     for item in figures.get("sets") or []:
         print(_set_line(SetFigures.from_dict(item)))
     print(
         f"prior correction tau {figures['prior_tau']:.2f}, temperature {figures['temperature']:.3f}, "
-        f"flip average {'on' if flip_average else 'off'}; exported to {out}"
+        f"flip average {'on' if figures['flip_average'] else 'off'}; exported to {out}"
     )
 
 
@@ -160,6 +162,7 @@ def export(args: argparse.Namespace) -> int:
         config,
         flip_average=args.flip_average,
         detail=args.detail,
+        calibrate_per_set=args.temperature_over == "sets",
     )
     return EXIT_OK
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 
 import torch
@@ -12,12 +13,18 @@ ECE_BINS = 15
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, steps: int = 100) -> float:
     """The temperature T minimising the negative log-likelihood of softmax(logits / T) (Guo et al. 2017)."""
+    return fit_temperature_over_sets([(logits, labels)], steps)
+
+
+def fit_temperature_over_sets(sets: Sequence[tuple[torch.Tensor, torch.Tensor]], steps: int = 100) -> float:
+    """The temperature T minimising the mean over `sets` (logits, labels) of each set's negative log-likelihood:
+    every set counts alike, however many faces it has, since serving cannot tell which domain a face is from."""
     log_t = torch.zeros(1, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=steps, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp(), labels)
+        loss = torch.stack([F.cross_entropy(logits / log_t.exp(), labels) for logits, labels in sets]).mean()
         loss.backward()
         return loss
 

@@ -44,6 +44,10 @@ class TrainConfig:
     detail: int = _option(
         0, "show every face (training and serving) through a DETAIL px bottleneck, low-res below it (0: off)"
     )
+    logit_adjust: float = _option(
+        0.0,
+        "train on logits + TAU x log(class prior) (logit-adjusted loss, Menon et al. 2021): rare classes get a margin",
+    )
     mixup: float = _option(0.0, "mixup: blend each batch with its reverse by a Beta(a, a) weight (0 turns it off)")
     keep_epochs: bool = _option(False, "also keep each epoch's validated weights (epoch-NNN.ckpt) for train.py average")
     epoch_size: int = _option(0, "images drawn per epoch (0: the size of the training set)")

@@ -157,3 +157,12 @@ def load_dataset(
         train, val = train.subset(keep), train.subset(held)
     test = load_split(root / "test", size, votes) if (root / "test").is_dir() else None
     return DatasetSplits(train, val, test)
+
+
+def class_prior(splits: DatasetSplits) -> torch.Tensor:
+    """The class frequencies training saw: sampling weights of a mix summed per class, else class counts."""
+    weights = getattr(splits, "train_weights", None)
+    if weights is None:
+        weights = torch.ones(len(splits.train))
+    prior = torch.zeros(len(EMOTIONS), dtype=torch.float64).index_add_(0, splits.train.labels, weights.double())
+    return (prior / prior.sum()).float()

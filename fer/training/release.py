@@ -8,13 +8,17 @@ from pathlib import Path
 
 import torch
 
-from fer.labels import EMOTIONS
 from fer.model import new_classifier, save_classifier
 from fer.preprocess import InputSpec
 from fer.training import checkpoint
 from fer.training.audit import AuditResult
-from fer.training.calibration import expected_calibration_error, fit_temperature, fold_temperature
-from fer.training.data import DatasetSplits, FaceSet
+from fer.training.calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    fit_temperature_over_sets,
+    fold_temperature,
+)
+from fer.training.data import DatasetSplits, FaceSet, class_prior
 from fer.training.evaluation import (
     corrected_logits,
     fit_prior_correction,
@@ -47,6 +51,7 @@ class ReleaseFigures:
     temperature: float = 1.0  # folded into the classifier after the prior correction
     val_ece: tuple[float, float] | None = None  # (before, after) the temperature, on val
     val_sets: dict[str, Report] | None = None  # per set of a mix
+    val_set_ece: dict[str, float] | None = None  # per set of a mix, after the temperature
     sets: list[SetFigures] | None = None  # every test set on its own (train.py export --data-dir)
     flip_average: bool = False  # served logits: the mean over the face and its mirror image
 
@@ -56,15 +61,6 @@ class ReleaseFigures:
             value = getattr(self, key)
             data[key] = value.to_dict() if value is not None else None
         return data
-
-
-def class_prior(splits: DatasetSplits) -> torch.Tensor:
-    """The class frequencies training saw: sampling weights of a mix summed per class, else class counts."""
-    weights = getattr(splits, "train_weights", None)
-    if weights is None:
-        weights = torch.ones(len(splits.train))
-    prior = torch.zeros(len(EMOTIONS), dtype=torch.float64).index_add_(0, splits.train.labels, weights.double())
-    return (prior / prior.sum()).float()
 
 
 def clean_indices(test: FaceSet, audit_result: AuditResult) -> list[int]:
@@ -86,6 +82,7 @@ def export_run(
     settings: dict | None = None,
     flip_average: bool = True,
     detail: int | None = None,
+    calibrate_per_set: bool = False,
 ) -> ReleaseFigures:
     """Best weights + prior correction (chosen on val unless `tau` is given) + temperature (fitted on val unless
     given; 1 keeps the weights) -> save_for_hf folder, metrics, PNG. Every figure, tau and the temperature
@@ -118,17 +115,23 @@ def export_run(
     elif tau is None:
         tau, _ = fit_prior_correction(val_logits, splits.val.labels, prior)
     val_logits = corrected_logits(val_logits, prior, tau)
-    if temperature is None:
+    set_pairs = {
+        name: (corrected_logits(logits, prior, tau), val_sets[name].labels) for name, logits in set_logits.items()
+    }
+    if temperature is None and set_pairs and calibrate_per_set:
+        temperature = fit_temperature_over_sets(list(set_pairs.values()))
+    elif temperature is None:
         temperature = fit_temperature(val_logits, splits.val.labels)
+    val_set_ece = {
+        name: expected_calibration_error((logits / temperature).softmax(1), labels)
+        for name, (logits, labels) in set_pairs.items()
+    }
     val_ece = (
         expected_calibration_error(val_logits.softmax(1), splits.val.labels),
         expected_calibration_error((val_logits / temperature).softmax(1), splits.val.labels),
     )
     val_report = report(splits.val.labels, val_logits.argmax(1))
-    val_set_reports = {
-        name: report(val_sets[name].labels, corrected_logits(logits, prior, tau).argmax(1))
-        for name, logits in set_logits.items()
-    }
+    val_set_reports = {name: report(labels, logits.argmax(1)) for name, (logits, labels) in set_pairs.items()}
     test_report = clean_report = uncorrected = None
     removed = 0
     if splits.test is not None:  # the folded bias below gives exactly these corrected logits
@@ -166,6 +169,7 @@ def export_run(
         temperature=temperature,
         val_ece=val_ece,
         val_sets=val_set_reports or None,
+        val_set_ece=val_set_ece or None,
         sets=sets,
         flip_average=flip_average,
     )

@@ -25,7 +25,7 @@ from fer.preprocess import InputSpec
 from fer.training import checkpoint
 from fer.training.augment import AugmentConfig, augment_batch, mixup
 from fer.training.config import History, TrainConfig
-from fer.training.data import DatasetSplits, FaceSet
+from fer.training.data import DatasetSplits, FaceSet, class_prior
 from fer.training.evaluation import evaluate_crops
 from fer.training.metrics import Report, selection_score
 from fer.training.runtime import autocast, init_distributed
@@ -97,6 +97,9 @@ class Trainer:
         self.ema = ModelEmaV3(self.model, decay=config.ema_decay, use_warmup=True) if config.ema_decay else None
         weights = class_weights(splits.train) if config.balance == "loss" else None
         self.loss_weights = None if weights is None else weights.to(self.device)
+        # logit adjustment: the loss sees logits + tau log prior, so the served logits must beat the prior's pull
+        adjust = config.logit_adjust * class_prior(splits).clamp(min=1e-6).log() if config.logit_adjust else None
+        self.logit_offset = None if adjust is None else adjust.to(self.device)
         self.history = History()
         self.start_epoch = 0
 
@@ -178,7 +181,7 @@ class Trainer:
         with autocast(self.device, self.config.amp):
             logits = self.runner(images)
         loss = F.cross_entropy(
-            logits.float(),
+            logits.float() if self.logit_offset is None else logits.float() + self.logit_offset,
             targets.to(self.device),
             weight=self.loss_weights,
             label_smoothing=self.config.label_smoothing,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fer.cli import bench
-from fer.labels import EMOTIONS
 from fer.cli.main import main as fer_main
+from fer.labels import EMOTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 

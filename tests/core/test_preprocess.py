@@ -7,7 +7,7 @@ import pytest
 import torch
 from make_inputs import FACE_BOX
 
-from fer.preprocess import InputSpec, face_crop, faces_batch, normalize, square_box, to_gray
+from fer.preprocess import InputSpec, face_crop, faces_batch, limit_detail, normalize, square_box, to_gray
 
 SPEC = InputSpec(size=75, mean=0.5, std=0.25, margin=-0.09)
 
@@ -128,3 +128,21 @@ def test_whole_image_crop_is_squared_without_cutting(astronaut: np.ndarray) -> N
     assert crop.shape == (64, 64)
     # squared by padding top/bottom with the edge rows, so the whole width stays visible
     np.testing.assert_array_equal(crop[0], crop[10])
+
+
+@pytest.mark.parametrize("detail", [24, 48, 60])
+def test_detail_limit_is_torchs_resize_down_and_back(detail: int, astronaut: np.ndarray) -> None:
+    """`limit_detail` (one matrix per side) equals resizing to detail x detail (antialiased) and back up."""
+    crops = torch.from_numpy(np.stack([face_crop(astronaut, FACE_BOX, 75), face_crop(astronaut, None, 75)])).float()
+    small = torch.nn.functional.interpolate(crops[:, None], (detail, detail), mode="bilinear", antialias=True)
+    expected = torch.nn.functional.interpolate(small, (75, 75), mode="bilinear")[:, 0]
+    torch.testing.assert_close(limit_detail(crops, detail), expected, atol=1e-3, rtol=0)
+    assert (limit_detail(crops, detail) - crops).abs().mean() > 1.0  # fine detail is really gone
+
+
+def test_normalize_limits_detail_only_when_the_spec_says_so(astronaut: np.ndarray) -> None:
+    crops = torch.from_numpy(face_crop(astronaut, FACE_BOX, 75))[None]
+    limited = InputSpec(size=75, mean=0.5, std=0.25, detail=48)
+    torch.testing.assert_close(normalize(crops, limited)[:, 0], (limit_detail(crops.float() / 255, 48) - 0.5) / 0.25)
+    assert not torch.equal(normalize(crops, limited), normalize(crops, SPEC))
+    assert limit_detail(crops.float(), None) is not None and torch.equal(limit_detail(crops.float(), 75), crops.float())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from fer.labels import EMOTIONS
 from fer.model import new_classifier
+from fer.training.calibration import fit_temperature, fit_temperature_over_sets
 from fer.training.evaluation import fit_prior_correction, fold_prior_correction
 from fer.training.metrics import report, selection_score
 
@@ -73,3 +75,16 @@ def test_folded_correction_predicts_like_corrected_logits() -> None:
         fold_prior_correction(model, prior, 0.6)
         after = model(images)
     assert torch.allclose(after, before - 0.6 * prior.log(), atol=1e-5)
+
+
+def test_temperature_over_sets_counts_each_set_alike() -> None:
+    """A big set that wants T = 1 and a small overconfident one: pooled, the big set decides; over sets, both."""
+    generator = torch.Generator().manual_seed(0)
+    big_labels = torch.randint(0, 7, (4000,), generator=generator)
+    big = torch.nn.functional.one_hot(big_labels, 7).float() * 2.0 + torch.randn(4000, 7, generator=generator)
+    small_labels = torch.randint(0, 7, (200,), generator=generator)
+    small = torch.randn(200, 7, generator=generator) * 6.0  # confident and mostly wrong
+    pooled = fit_temperature(torch.cat([big, small]), torch.cat([big_labels, small_labels]))
+    over_sets = fit_temperature_over_sets([(big, big_labels), (small, small_labels)])
+    assert over_sets > pooled * 1.5
+    assert fit_temperature_over_sets([(big, big_labels)]) == pytest.approx(fit_temperature(big, big_labels))

@@ -24,10 +24,10 @@ from fer.training.average import average_runs
 from fer.training.calibration import expected_calibration_error, fit_temperature, fold_temperature
 from fer.training.config import TrainConfig
 from fer.training.crops import load_cached_split, prepare_dataset
+from fer.training.data import class_prior
 from fer.training.leaks import CrossSetLeaks, cross_set_leaks
 from fer.training.metrics import report
 from fer.training.mix import MixEntry, load_mix
-from fer.training.release import class_prior
 from fer.training.suite import CROPS, END_TO_END, evaluate_set
 from fer.training.trainer import BEST, Trainer, epoch_file
 from tests.conftest import TEST_SPEC

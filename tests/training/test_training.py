@@ -23,7 +23,7 @@ from fer.training import checkpoint
 from fer.training.audit import audit
 from fer.training.average import average_runs
 from fer.training.config import TrainConfig
-from fer.training.data import load_dataset, read_votes
+from fer.training.data import class_prior, load_dataset, read_votes
 from fer.training.release import export_run
 from fer.training.trainer import LAST, Trainer
 from tests.synthetic import make_dataset
@@ -259,3 +259,17 @@ def test_export_with_tau_zero_keeps_the_best_weights(trained_run, splits, tmp_pa
     model, _ = load_classifier(f"local-dir:{tmp_path / 'raw'}")
     best = checkpoint.load(run_dir / "best.ckpt")["model"]
     assert torch.equal(model.state_dict()["fc.bias"], best["fc.bias"])
+
+
+def test_logit_adjusted_loss_and_detail_limit_train_and_export(splits, tmp_path: Path) -> None:
+    """--logit-adjust: the loss sees logits + tau log prior; --detail: the spec (and the exported config) carries
+    the bottleneck, and low-res faces stay under it."""
+    config = TrainConfig(**{**FAST, "epochs": 1}, logit_adjust=1.0, detail=32, low_res=1.0)
+    trainer = Trainer(splits, config, tmp_path / "run")
+    torch.testing.assert_close(trainer.logit_offset, class_prior(splits).clamp(min=1e-6).log())
+    assert trainer.spec.detail == 32 and trainer.augment.low_res_max == 32
+    trainer.fit()
+    export_run(tmp_path / "run", splits, tmp_path / "model", None, tau=0.0, temperature=1.0)
+    _, info = load_classifier(f"local-dir:{tmp_path / 'model'}")
+    assert info.spec.detail == 32
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["fer"]["detail"] == 32
