@@ -60,14 +60,16 @@ def serve(args: argparse.Namespace) -> int:
     use_serving_threads(recognizer.backend)
     print(f"{recognizer.model_id}: {recognizer.runtime}", flush=True)
     # gradio is imported only once the model has loaded: a bad id fails sooner
-    from fer.ui.blocks import PAGE_CSS, build_demo
+    from fer.ui.blocks import build_demo, launch_options
+    from fer.ui.page import PageServer, webcam_detector
 
-    build_demo(recognizer).launch(
+    page = PageServer(recognizer, webcam_detector(recognizer))  # the in-page webcam's files, routes and headers
+    build_demo(recognizer, page).launch(
         server_name=args.host,
         server_port=args.port,
         share=False,
         max_file_size=MAX_UPLOAD_BYTES,
         mcp_server=args.mcp,
-        css=PAGE_CSS,
+        **launch_options(page),
     )
     return EXIT_OK

@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from fer.detect import WEBCAM_OPTIONS, FaceDetector
+from fer.detect import FaceDetector
 from fer.draw import draw_faces, label_text, percent
 from fer.faces import FacePrediction
 from fer.identity import ModelIdentity, card_text, identify
@@ -19,6 +19,7 @@ from fer.stream import StreamProcessor
 from fer.ui.errors import refuse
 from fer.ui.examples import example_files
 from fer.ui.live_frames import frame_file, remove_stale
+from fer.ui.page import ENTRY_SCRIPT, STATIC_DIR, STATIC_PATH, PageServer, webcam_detector
 from fer.ui.video_tab import video_tab
 
 # Queue: every event but the webcam stream shares DEFAULT_CONCURRENCY workers (one CPU-bound forward pass each;
@@ -40,6 +41,23 @@ PAGE_CSS = """
 #model-card th, #model-card td { min-width: 5em; overflow-wrap: normal; word-break: normal; }
 """
 CARD_MAX_HEIGHT_PX = 640
+
+# The in-page webcam (fer/ui/page.py, fer/ui/static/): its view and its code are files of the static folder, loaded
+# by the page's <head> (relative URLs: the app may be served under a path prefix).
+PAGE_VIEW = STATIC_DIR / "webcam.html"
+PAGE_HEAD = (
+    f'<link rel="stylesheet" href="{STATIC_PATH.lstrip("/")}/css/webcam.css">\n'
+    f'<script src="{STATIC_PATH.lstrip("/")}/{ENTRY_SCRIPT}"></script>'
+)
+WEBCAM_INTRO = (
+    "Press **Start webcam** and allow the camera: faces are found and read in this page, with the same networks "
+    "the server runs, and no frame leaves your computer. No webcam? The Video tab's example shows the same "
+    "tracking on a clip, in one click."
+)
+SERVER_STREAM_INTRO = (
+    "**Or stream to the server**: the frames go to the server, which annotates them (it takes over by itself "
+    "where this browser cannot run the networks). Allow the webcam below, then press record."
+)
 
 TABLE_HEADERS = ["face", "emotion", "confidence", "box (x1, y1, x2, y2)"]
 NO_FACE = "No face found. Try a larger, frontal, well-lit face."
@@ -113,9 +131,18 @@ def header(identity: ModelIdentity) -> str:
     )
 
 
-def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
-    """The Blocks app. Public API endpoints: /analyze (image -> JSON) and /classify_face (face crop -> 7 probs)."""
-    webcam_detector = FaceDetector(WEBCAM_OPTIONS, backend=recognizer.backend)
+def launch_options(page: PageServer) -> dict[str, Any]:
+    """`Blocks.launch` arguments that serve the in-page webcam: its routes and headers (fer/ui/page.py), the CSS,
+    and its code in the page's <head> from the first paint (the Webcam tab's gr.HTML names it too, which loads it
+    only once the tab is shown)."""
+    return {"app_kwargs": page.app_kwargs(), "css": PAGE_CSS, "head": PAGE_HEAD}
+
+
+def build_demo(recognizer: EmotionRecognizer, page: PageServer | None = None) -> gr.Blocks:
+    """The Blocks app. Public API endpoints: /analyze (image -> JSON) and /classify_face (face crop -> 7 probs).
+
+    `page` (fer/ui/page.py) serves the in-page webcam's files: pass the same one to `launch_options`."""
+    detector = page.detector if page is not None else webcam_detector(recognizer)
     identity = identify(recognizer.model_id)
     examples = example_files()
 
@@ -161,10 +188,13 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
                     elem_id="upload-examples",
                 )
             with gr.Tab("Webcam"):
-                gr.Markdown(
-                    "Let the page use your webcam, then press record. No webcam? The Video tab's example "
-                    "shows the same tracking on a clip, in one click."
-                )
+                gr.Markdown(WEBCAM_INTRO)
+                with gr.Row():
+                    gr.Button("Start webcam", variant="primary", elem_id="fer-start", scale=0, min_width=160)
+                    gr.Button("Stop", elem_id="fer-stop", scale=0, min_width=100)
+                # the page's own code (fer/ui/static/js/main.js) drives these: no event reaches the server
+                gr.HTML(PAGE_VIEW.read_text(encoding="utf-8"), head=PAGE_HEAD, js_on_load=None, elem_id="fer-page")
+                gr.Markdown(SERVER_STREAM_INTRO)
                 with gr.Row():
                     camera = gr.Image(
                         sources=["webcam"],
@@ -208,7 +238,7 @@ def build_demo(recognizer: EmotionRecognizer) -> gr.Blocks:
         )
         photo.clear(lambda: (None, None, None), None, [annotated, main_face, table], api_visibility="private")
         camera.stream(
-            lambda frame, state: stream_frame(recognizer, webcam_detector, frame, state),
+            lambda frame, state: stream_frame(recognizer, detector, frame, state),
             [camera, stream],
             [live, stats, stream],
             stream_every=STREAM_EVERY_S,
