@@ -121,8 +121,11 @@ def start_page(browser, url: str, mode: str, weights: list[int] | None):
     page = context.new_page()
     hosts: set[str] = set()
     page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
-    if weights is not None:
-        page.on("requestfinished", lambda request: weights.append(request.sizes()["responseBodySize"]))
+    if weights is not None:  # until the first frame: `weights` is closed with a None, streamed frames are not counted
+        page.on(
+            "requestfinished",
+            lambda r: None if weights[-1:] == [None] else weights.append(r.sizes()["responseBodySize"]),
+        )
     page.goto(url, wait_until="load")
     page.get_by_role("tab", name="Webcam").click()
     wait(page, "!!window.ferWebcam", 60)
@@ -169,6 +172,7 @@ def measure(args: argparse.Namespace, url: str, pid: int | None) -> int:
         for page, _ in pages:
             wait(page, first, START_TIMEOUT_S)
         start_bytes = sum(weights) - load_bytes
+        weights.append(None)
         time.sleep(args.warmup)
         for page, _ in pages:
             page.evaluate("window.benchResults = []")
