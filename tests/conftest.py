@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# a fresh ONNX cache per test session (the apps the tests start share it): every run exports the networks itself
+os.environ.setdefault("FER_ONNX_CACHE", tempfile.mkdtemp(prefix="fer-onnx-"))
 
 from pathlib import Path
 
