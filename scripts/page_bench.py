@@ -31,25 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "ui")]
 
 from fake_camera import BAR_HEIGHT, letterboxed, mark_index, write_y4m  # noqa: E402
-from live_server import CHROMIUM, app_env, serve_app  # noqa: E402
+from live_server import CHROMIUM, WEBCAM_FLAGS, app_env, serve_app  # noqa: E402
 
 CLIP = ROOT.parent / "shared/data/face_media/video/face_recognition_short_hamilton_clip_640x360_9.2s.mp4"
 BITS = 9  # up to 512 frames (the clip has 275)
 # Narrow bars: the tests' 24 px bars change a thumbnail region enough on every frame to make the tracking's
 # new-face trigger (fer/scene.py) run the detector on every frame; 8 px ones change it by about 13 of 20.
 BAR_WIDTH = 8
-CHROMIUM_FLAGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-background-timer-throttling",
-    "--disable-renderer-backgrounding",
-    "--disable-backgrounding-occluded-windows",
-]
 START_TIMEOUT_S = 240
 
 # In the page: on every annotated frame, which clip frame it shows and which one the camera shows now.
@@ -157,7 +145,7 @@ def measure(args: argparse.Namespace, url: str, pid: int | None) -> int:
     print(f"clip: {args.clip.name}, {frame_count} frames at {float(fps):.2f} frames/s -> {video}", flush=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={video}"]
+            executable_path=str(CHROMIUM), args=[*WEBCAM_FLAGS, f"--use-file-for-fake-video-capture={video}"]
         )
         weights: list[int] = []
         pages = []

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from live_server import CHROMIUM, serve_app  # noqa: E402
+from live_server import CHROMIUM, CHROMIUM_FLAGS, serve_app  # noqa: E402
 from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
@@ -24,7 +24,6 @@ from fer.model import DEFAULT_MODEL  # noqa: E402
 
 OUT = ROOT / "docs" / "images" / "app.png"
 VIEWPORT = {"width": 1200, "height": 900}
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 RESULT_TIMEOUT_MS = 300_000  # the first analysis on a busy 2-core machine
 GROUP_EXAMPLE = 1  # the second Upload example: five faces
 COLOURS = 256

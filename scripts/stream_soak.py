@@ -15,7 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "ui")]
 
-from test_browser import CHROMIUM, CHROMIUM_FLAGS, webcam_frames, write_y4m  # noqa: E402
+from fake_camera import write_y4m  # noqa: E402
+from live_server import CHROMIUM, WEBCAM_FLAGS  # noqa: E402
+from test_browser import webcam_frames  # noqa: E402
 
 WARMUP_S = 30
 
@@ -45,7 +47,7 @@ def main() -> None:
     video = write_y4m(Path(tempfile.mkdtemp()) / "webcam.y4m", frames)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={video}"]
+            executable_path=str(CHROMIUM), args=[*WEBCAM_FLAGS, f"--use-file-for-fake-video-capture={video}"]
         )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(args.url, wait_until="load")

@@ -24,6 +24,14 @@ REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_S = 240  # importing torch + gradio and loading the model, on a busy 2-core machine
 STOP_TIMEOUT_S = 15
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; never a Playwright download
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+# a fake webcam, allowed without asking (add --use-file-for-fake-video-capture=CLIP.y4m to choose its frames)
+WEBCAM_FLAGS = [
+    *CHROMIUM_FLAGS,
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--disable-sync",
+]
 
 
 @dataclass

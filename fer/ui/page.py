@@ -34,10 +34,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fer import scene, stream, tracking
-from fer.detect import REFINE_PASSES, WEBCAM_OPTIONS, FaceDetector
+from fer.detect import WEBCAM_OPTIONS, FaceDetector
 from fer.identity import identify
-from fer.labels import EMOTIONS, emotion_order
+from fer.labels import EMOTIONS
 from fer.recognizer import EmotionRecognizer
+from fer.ui.page_config import classifier_config, detector_config
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 ROUTE = "/fer"
@@ -115,32 +116,13 @@ def manifest(recognizer: EmotionRecognizer, files: PageFiles, detector: FaceDete
     URLs are relative to the manifest's own URL."""
     identity = identify(recognizer.model_id)
     info, options = recognizer.info, detector.options
-    spec = info.spec
     return {
         "version": MANIFEST_VERSION,
         "model": {"id": identity.id, "name": identity.name, "description": identity.description},
         "runtime": {"name": "onnxruntime-web", "version": ORT_VERSION, "wasmPaths": f"static/{ORT_DIR}"},
         "labels": list(EMOTIONS),  # the order of every probability the page shows or reports
-        "classifier": {
-            "outputLabels": list(info.label_names),  # the order of the classifier's logits
-            "order": emotion_order(info.label_names),  # logits[order[i]] is EMOTIONS[i]'s
-            "size": spec.size,
-            "mean": spec.mean,
-            "std": spec.std,
-            "margin": spec.margin,
-            "detail": spec.detail,
-            "flipAverage": info.flip_average,
-            "flipInGraph": True,  # the exported graph already averages a face and its mirror: feed faces only
-            "output": "logits",  # softmax in the page
-        },
-        "detector": {
-            "minFaceSize": options.min_face_size,
-            "thresholds": list(options.thresholds),
-            "factor": options.factor,
-            "maxSide": options.max_side,
-            "minScore": options.min_score,
-            "refinePasses": REFINE_PASSES,
-        },
+        "classifier": classifier_config(info),
+        "detector": detector_config(options),
         "tracking": {
             **{_camel(field.name): getattr(stream.TrackingOptions(), field.name) for field in _fields()},
             "fpsWindow": stream.FPS_WINDOW,

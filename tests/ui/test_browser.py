@@ -17,22 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from live_server import CHROMIUM, LiveApp, chromium, live_app  # noqa: F401
+from fake_camera import write_y4m
+from live_server import CHROMIUM, WEBCAM_FLAGS, LiveApp, chromium, live_app  # noqa: F401
 from PIL import Image
 
 from fer.labels import EMOTIONS
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM_FLAGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WIDTH, HEIGHT, FPS = 640, 480, 15
 FRAMES = 60  # the fake webcam loops every FRAMES / FPS = 4 s; delays are measured modulo that
 BITS, BAR_WIDTH, BAR_HEIGHT = 6, 24, 40  # frame index, bit k = bar k from the top, white = 1
@@ -96,18 +88,6 @@ def webcam_frames() -> tuple[list[np.ndarray], list[tuple[float, float, float, f
     return frames, boxes
 
 
-def write_y4m(path: Path, frames: list[np.ndarray]) -> Path:
-    """A raw YUV 4:2:0 (JPEG full-range) video Chromium can use as its fake webcam."""
-    with path.open("wb") as out:
-        out.write(f"YUV4MPEG2 W{WIDTH} H{HEIGHT} F{FPS}:1 Ip A1:1 C420jpeg\n".encode())
-        for frame in frames:
-            y, cb, cr = Image.fromarray(frame).convert("YCbCr").split()
-            out.write(b"FRAME\n" + y.tobytes())
-            for chroma in (cb, cr):
-                out.write(chroma.resize((WIDTH // 2, HEIGHT // 2), Image.BOX).tobytes())
-    return path
-
-
 def frame_index(rgb: np.ndarray) -> int:
     """The index written in a frame's bars (read on the left edge; the bars are mirror-symmetric)."""
     return sum(1 << k for k in range(BITS) if rgb[BAR_HEIGHT * k + BAR_HEIGHT // 2, BAR_WIDTH // 2].mean() > 128)
@@ -121,7 +101,7 @@ def test_webcam_stream_comes_back_annotated(chromium, live_app: LiveApp, tmp_pat
     frames, boxes = webcam_frames()
     video = write_y4m(tmp_path / "webcam.y4m", frames)
     browser = chromium.chromium.launch(
-        executable_path=str(CHROMIUM), args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={video}"]
+        executable_path=str(CHROMIUM), args=[*WEBCAM_FLAGS, f"--use-file-for-fake-video-capture={video}"]
     )
     sent: deque[str] = deque(maxlen=3 * FRAMES)  # the frames the browser posted (JPEG data URLs)
 

@@ -17,15 +17,16 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from live_server import CHROMIUM, chromium  # noqa: F401
+from live_server import CHROMIUM, CHROMIUM_FLAGS, chromium  # noqa: F401
 from make_inputs import FACE_BOX, multi_face
 from PIL import Image
 
 from fer.detect import REFINE_PASSES, WEBCAM_OPTIONS, FaceDetector
 from fer.faces import Face
-from fer.labels import EMOTIONS, emotion_order
+from fer.labels import EMOTIONS
 from fer.preprocess import InputSpec, face_crop, faces_batch
 from fer.recognizer import EmotionRecognizer
+from fer.ui.page_config import classifier_config, detector_config
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +34,6 @@ REPO = Path(__file__).resolve().parents[2]
 STATIC_DIR = REPO / "fer" / "ui" / "static"
 PAGE_DIR = Path(__file__).resolve().parent / "page"
 VIDEO = REPO.parent / "shared/data/face_media/video/face_recognition_short_hamilton_clip_640x360_9.2s.mp4"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 ENGINE_TIMEOUT_MS = 180_000  # loading onnxruntime-web and four networks on a busy 2-core machine
 BOX_PX = 1.0  # a box corner may differ by this much (measured: well under 0.01 px)
 LANDMARK_PX = 1.0
@@ -117,19 +117,6 @@ def served(recognizer: EmotionRecognizer, detector: FaceDetector, tmp_path_facto
         server.server_close()
 
 
-def classifier_config(recognizer: EmotionRecognizer, spec: InputSpec | None = None) -> dict:
-    """The manifest's `classifier` section (fer/ui/page.py) for `spec` (default: the model's)."""
-    spec = spec or recognizer.info.spec
-    return {
-        "size": spec.size,
-        "mean": spec.mean,
-        "std": spec.std,
-        "margin": spec.margin,
-        "detail": spec.detail,
-        "order": emotion_order(recognizer.info.label_names),
-    }
-
-
 @pytest.fixture(scope="module")
 def page(chromium, served: Served, recognizer: EmotionRecognizer) -> Iterator[object]:  # noqa: F811
     browser = chromium.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
@@ -137,18 +124,10 @@ def page(chromium, served: Served, recognizer: EmotionRecognizer) -> Iterator[ob
         page = browser.new_page()
         page.goto(f"{served.url}/page/engine.html", wait_until="load")
         page.wait_for_function("window.engineReady === true", timeout=ENGINE_TIMEOUT_MS)
-        options = WEBCAM_OPTIONS
         setup = {
             "urls": {name: f"/models/{name}.onnx" for name in ("pnet", "rnet", "onet", "classifier")},
-            "detector": {
-                "minFaceSize": options.min_face_size,
-                "thresholds": list(options.thresholds),
-                "factor": options.factor,
-                "maxSide": options.max_side,
-                "minScore": options.min_score,
-                "refinePasses": REFINE_PASSES,
-            },
-            "classifier": classifier_config(recognizer),
+            "detector": detector_config(WEBCAM_OPTIONS),
+            "classifier": classifier_config(recognizer.info),
         }
         page.set_default_timeout(ENGINE_TIMEOUT_MS)
         runtime = call(page, "load", setup)
@@ -277,15 +256,15 @@ def test_face_input_is_the_servers_crop(page, served: Served, recognizer: Emotio
         rgb = frames[name]
         ref = put(served, f"{name}.rgba", rgb)
         for box in boxes:
-            got = np.asarray(call(page, "faceCrop", ref, list(box), classifier_config(recognizer)), np.uint8)
+            got = np.asarray(call(page, "faceCrop", ref, list(box), classifier_config(recognizer.info)), np.uint8)
             assert np.array_equal(got.reshape(spec.size, spec.size), face_crop(rgb, box, spec.size, spec.margin))
         expected = faces_batch(rgb, boxes, spec).numpy().reshape(-1)
-        got = np.asarray(call(page, "faceInput", ref, [list(b) for b in boxes], classifier_config(recognizer)))
+        got = np.asarray(call(page, "faceInput", ref, [list(b) for b in boxes], classifier_config(recognizer.info)))
         assert np.abs(got - expected).max() <= 1e-6, name
         detailed = InputSpec(spec.size, spec.mean, spec.std, spec.margin, detail=24)
         expected = faces_batch(rgb, boxes, detailed).numpy().reshape(-1)
         got = np.asarray(
-            call(page, "faceInput", ref, [list(b) for b in boxes], classifier_config(recognizer, detailed))
+            call(page, "faceInput", ref, [list(b) for b in boxes], classifier_config(recognizer.info, detailed))
         )
         assert np.abs(got - expected).max() <= 1e-5, f"{name} with detail"
 

@@ -11,13 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_server import CHROMIUM, LiveApp, chromium, serve_app  # noqa: F401
+from live_server import CHROMIUM, CHROMIUM_FLAGS, LiveApp, chromium, serve_app  # noqa: F401
 
 from fer.identity import identify
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 RESULT_TIMEOUT_MS = 300_000  # an analysis on a busy 2-core machine
 # A card as long and wide as the bundled one: a run table with a long settings column, then pages of text
 RUN_HEADERS = ["run", "settings", "epochs (best)", "val acc", "val macro recall", "test acc", "test macro recall"]

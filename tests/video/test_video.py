@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from live_server import CHROMIUM, chromium  # noqa: F401
+from live_server import CHROMIUM, CHROMIUM_FLAGS, chromium  # noqa: F401
 from PIL import Image
 
 from fer.cli.common import EXIT_INPUT_FAILED
@@ -304,7 +304,6 @@ def test_cli_error_is_one_line(tmp_path: Path, random_model_id: str, capsys) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 BROWSER_TIMEOUT_MS = 600_000  # the analysis of the clip, on a busy 2-core machine
 # In the page: wait for the annotated video's metadata, play it muted for a moment, report its state
 PLAYBACK = """async () => {
