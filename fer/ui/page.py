@@ -66,23 +66,12 @@ class PageFiles:
     paths: dict[str, Path]
 
     def file_name(self, name: str) -> str:
-        """`<name>-<digest>.onnx`: the export cache's name, whose digest is the weights' (a changed file on disk
-        gets another URL, so no cache ever serves stale weights); a file named otherwise gets its content's."""
-        path = self.paths[name]
-        if path.name.startswith(f"{name}-") and path.suffix == ".onnx":
-            return path.name
-        return f"{name}-{file_digest(path)}.onnx"
+        """`<name>-<digest>.onnx`, the export cache's name (fer.runtime.export): the digest is the weights', so a
+        changed file gets another URL and no cache ever serves stale weights."""
+        return self.paths[name].name
 
     def by_file_name(self) -> dict[str, Path]:
         return {self.file_name(name): path for name, path in self.paths.items()}
-
-
-def file_digest(path: Path, chars: int = 16) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:chars]
 
 
 def onnx_path(net: object) -> Path | None:
