@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, replace
+from itertools import compress
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from fer.scene import MOTION_CHANGE, NEW_FACE_CHANGE, SceneWatch
 from fer.tracking import IOU_MATCH, MAX_MISSING, FaceTracker, TrackedFace, iou
 
 DETECT_EVERY = 3  # the detector runs on one frame in this many at least; the frames between follow the last boxes
+# A followed face is classified on one frame in this many at least (a new face at once); in between its smoothed
+# probabilities stay. Labels on the Hamilton clip: scripts/classify_every.py, docs/performance.md.
+CLASSIFY_EVERY = 2
 FPS_WINDOW = 15  # frames over which frames/s and the time per frame are measured
 STALE_S = 2.0  # a gap this long between frames means a new stream: tracks and timings are forgotten
 KEEP_SCORE = 0.9  # O-Net score a followed box needs to stay (the detector's own minimum)
@@ -37,6 +41,7 @@ class TrackingOptions:
     new_face: float = NEW_FACE_CHANGE  # change of a thumbnail region away from the followed faces: detect at once
     scene: bool = True  # restart the tracks on a scene cut; detect at once on a cut, on motion, after a lost face
     max_missing: int = 0  # frames a track survives without its face (followed faces are never missing by a blink)
+    classify_every: int = CLASSIFY_EVERY  # a followed face is classified on one frame in this many (1: every frame)
 
 
 # The path before issue 12: boxes frozen between detections, tracks kept MAX_MISSING frames, no cut detection.
@@ -95,8 +100,8 @@ class StreamProcessor:
     was lost. In between, each face's box is moved onto the face by MTCNN's O-Net and dropped when O-Net no longer
     sees a face there (`follow`). On a detector frame, a followed face the detector missed stays if O-Net still
     sees it. A detection away from the last frame's boxes starts a track only with a score of `new_score`. A cut
-    restarts the tracks (new ids). Every frame's faces are classified in one batch; probabilities are smoothed per
-    tracked face (fer.tracking).
+    restarts the tracks (new ids). The faces due for classification (a new face, or a followed one every
+    `classify_every` frames) are classified in one batch; probabilities are smoothed per tracked face (fer.tracking).
     """
 
     def __init__(
@@ -111,8 +116,11 @@ class StreamProcessor:
         options = options or TrackingOptions()
         if detect_every is not None:
             options = replace(options, detect_every=detect_every)
-        if options.detect_every < 1:
-            raise ValueError(f"detect_every must be at least 1, got {options.detect_every}.")
+        if options.detect_every < 1 or options.classify_every < 1:
+            raise ValueError(
+                f"detect_every and classify_every must be at least 1, got {options.detect_every}"
+                f" and {options.classify_every}."
+            )
         self.recognizer = recognizer
         self.detector = detector or recognizer.detector
         self.options, self.stale_s, self.annotate = options, stale_s, annotate
@@ -155,7 +163,11 @@ class StreamProcessor:
         self._faces, detect = self._locate(frame, detect)
         self._shape = frame.shape
         self._since_detect = 1 if detect else self._since_detect + 1
-        tracked = self.tracker.update(self.recognizer.predict_faces(frame, self._faces))
+        due = self.tracker.due(self._faces, self.options.classify_every)
+        predicted = iter(self.recognizer.predict_faces(frame, list(compress(self._faces, due))))
+        tracked = self.tracker.update(
+            [next(predicted) if d else face for face, d in zip(self._faces, due, strict=True)]
+        )
         image = frame
         if self.annotate:
             image = draw_faces(frame, [face.prediction for face in tracked], ids=[face.id for face in tracked])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from fer.faces import FacePrediction
+from fer.faces import Face, FacePrediction
 from fer.labels import EMOTIONS
 
 SMOOTHING_WINDOW = 5  # frames averaged per face: long enough to stop flicker, short enough to follow a smile
@@ -29,6 +29,8 @@ class Track:
     box: tuple[float, float, float, float]
     history: deque = field(default_factory=lambda: deque(maxlen=SMOOTHING_WINDOW))
     missing: int = 0
+    last: FacePrediction | None = None  # the last classified prediction of this face
+    skipped: int = 0  # frames since it was last classified
 
 
 @dataclass
@@ -41,7 +43,12 @@ class TrackedFace:
 
 
 class FaceTracker:
-    """Feed each frame's predictions to `update`; get them back with ids and smoothed probabilities."""
+    """Feed each frame's predictions to `update`; get them back with ids and smoothed probabilities.
+
+    A face need not be classified on every frame: `due` says which are, and `update` takes a bare `Face` for a face
+    that keeps its track's last probabilities (moved to the new box). The smoothing is fed them again, so that its
+    window spans the same frames either way (on the Hamilton clip this keeps the labels shown closer to those of
+    classifying every frame: scripts/classify_every.py)."""
 
     def __init__(self, window: int = SMOOTHING_WINDOW, iou_match: float = IOU_MATCH, max_missing: int = MAX_MISSING):
         self.window, self.iou_match, self.max_missing = window, iou_match, max_missing
@@ -63,15 +70,29 @@ class FaceTracker:
                 used.add(ti)
         return matched
 
-    def update(self, faces: list[FacePrediction]) -> list[TrackedFace]:
+    def due(self, faces: list[Face], every: int = 1) -> list[bool]:
+        """Which faces to classify on this frame: one that no track holds, or whose track went `every` - 1 frames
+        without being classified (`every` 1: all of them)."""
+        return [track is None or track.skipped + 1 >= every for track in self._match(faces)]
+
+    def update(self, faces: list[Face]) -> list[TrackedFace]:
+        """Match the frame's faces to the tracks and smooth; a bare Face (one that `due` left out) keeps its
+        track's last probabilities."""
         matched = self._match(faces)
         result = []
-        for face, track in zip(faces, matched, strict=False):
+        for face, track in zip(faces, matched, strict=True):
             if track is None:
+                if not isinstance(face, FacePrediction):
+                    raise ValueError("A face that no track holds must be classified (see FaceTracker.due).")
                 track = Track(self._next_id, face.box, deque(maxlen=self.window))
                 self._next_id += 1
                 self.tracks.append(track)
             track.box, track.missing = face.box, -1
+            if isinstance(face, FacePrediction):
+                track.last, track.skipped = face, 0
+            else:
+                face = replace(track.last, box=face.box, score=face.score, landmarks=face.landmarks)
+                track.skipped += 1
             track.history.append(np.array([face.probabilities[e] for e in EMOTIONS]))
             mean = np.mean(track.history, axis=0)
             smoothed = dict(zip(EMOTIONS, (float(v) for v in mean), strict=False))

@@ -1,6 +1,6 @@
 """Where the time of one live frame goes: each stage of the webcam path, in ms per frame, on a real clip.
 
-    python scripts/profile_stream.py [--clip CLIP] [--frames N] [--backend onnx|torch]
+    python scripts/profile_stream.py [--clip CLIP] [--frames N] [--backend onnx|torch] [--classify-every N]
 
 The clip (default: the Hamilton clip of ../shared/data/face_media, else the astronaut drifting across the frame)
 is letterboxed to 640x480 and fed to the app's webcam path (fer.stream.StreamProcessor with the webcam detector
@@ -14,21 +14,18 @@ import argparse
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import fer.recognizer  # noqa: E402
 import fer.stream  # noqa: E402
-from fer.bench.latency import MEDIA_DIR, letterbox, load_recognizer, table  # noqa: E402
+from fer.bench.latency import WEBCAM_CLIP, clip_frames, load_recognizer, table  # noqa: E402
 from fer.runtime import BACKENDS, glue_threads, torch_threads  # noqa: E402
 from fer.ui.live_frames import frame_file  # noqa: E402
 
-CLIP = MEDIA_DIR / "video" / "face_recognition_short_hamilton_clip_640x360_9.2s.mp4"
 STAGES = ("detect", "follow", "crop", "classify", "track", "draw", "encode")
 
 
@@ -49,28 +46,12 @@ class StageClock:
         return timed
 
 
-def clip_frames(clip: Path, limit: int) -> Iterator[np.ndarray]:
-    """Up to `limit` frames of the clip, letterboxed to 640x480 (the astronaut drifting when there is no clip)."""
-    if clip.is_file():
-        from fer.video.io import probe, read_frames
-
-        for index, _, frame in read_frames(clip, probe(clip)):
-            if index >= limit:
-                return
-            yield letterbox(frame)
-        return
-    from skimage import data
-
-    photo = letterbox(data.astronaut())
-    for index in range(limit):
-        yield np.roll(photo, 3 * index, axis=1)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clip", type=Path, default=CLIP)
+    parser.add_argument("--clip", type=Path, default=WEBCAM_CLIP)
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--backend", choices=BACKENDS, default=None)
+    parser.add_argument("--classify-every", type=int, default=fer.stream.CLASSIFY_EVERY)
     args = parser.parse_args()
     recognizer = load_recognizer(None, args.backend)
     clock = StageClock()
@@ -80,7 +61,8 @@ def main() -> int:
     fer.recognizer.faces_batch = clock.wrap("crop", fer.recognizer.faces_batch)
     recognizer.model.forward = clock.wrap("classify", recognizer.model.forward)
     fer.stream.draw_faces = clock.wrap("draw", fer.stream.draw_faces)
-    stream = fer.stream.StreamProcessor(recognizer, stale_s=None)
+    options = fer.stream.TrackingOptions(classify_every=args.classify_every)
+    stream = fer.stream.StreamProcessor(recognizer, stale_s=None, options=options)
     stream.tracker.update = clock.wrap("track", stream.tracker.update)
     encode = clock.wrap("encode", frame_file)
     frames, total, faces = 0, 0.0, 0
@@ -91,7 +73,10 @@ def main() -> int:
             encode(result.image, 0)
             total += time.perf_counter() - start
             frames, faces = frames + 1, faces + len(result.faces)
-    print(f"{recognizer.model_id}, {recognizer.runtime}; {frames} frames of {args.clip.name}, {faces} faces in all\n")
+    print(
+        f"{recognizer.model_id}, {recognizer.runtime}; {frames} frames of {args.clip.name}, {faces} faces in all,"
+        f" a followed face classified every {args.classify_every} frames\n"
+    )
     rows = [
         [stage, f"{clock.seconds[stage] / frames * 1000:.1f}", f"{clock.seconds[stage] / total:.0%}"]
         for stage in STAGES

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ MEDIA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "face_medi
 ONE_FACE_PHOTO = "single_face/face_recognition_obama.jpg"
 SIX_FACE_PHOTO = "multi_face/facenet_pytorch_multiface.jpg"
 MULTI_FACE_DIR = "multi_face"
+WEBCAM_CLIP = MEDIA_DIR / "video" / "face_recognition_short_hamilton_clip_640x360_9.2s.mp4"
 ASTRONAUT_HEAD = (110, 0, 350, 260)  # head and shoulders of skimage's astronaut, tiled 3x2 for the 6-face frame
 RANDOM_MODEL = "random"  # an untrained ResNet18: the same speed as the trained one, for timing before training
 HEADERS = [
@@ -117,6 +118,23 @@ def bench_frames(media: Path) -> tuple[np.ndarray, np.ndarray, str]:
     if one.is_file() and six.is_file():
         return letterbox(load_rgb(one)), letterbox(load_rgb(six)), f"{ONE_FACE_PHOTO}, {SIX_FACE_PHOTO}"
     return *astronaut_frames(), "skimage astronaut (face_media not found)"
+
+
+def clip_frames(clip: Path, limit: int) -> Iterator[np.ndarray]:
+    """Up to `limit` frames of the clip, letterboxed to 640x480 (the astronaut drifting when there is no clip)."""
+    if clip.is_file():
+        from fer.video.io import probe, read_frames
+
+        for index, _, frame in read_frames(clip, probe(clip)):
+            if index >= limit:
+                return
+            yield letterbox(frame)
+        return
+    from skimage import data
+
+    photo = letterbox(data.astronaut())
+    for index in range(limit):
+        yield np.roll(photo, 3 * index, axis=1)
 
 
 def load_recognizer(model_id: str | None, backend: Backend | None = None) -> EmotionRecognizer:

@@ -1,25 +1,38 @@
-"""The app's API endpoints called in-process: an upload is checked and decoded once, as on /analyze."""
+"""The app in-process: an upload is checked and decoded once, as on /analyze; the idle queue polls sparingly."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
 
 from fer.labels import EMOTIONS
 from fer.recognizer import EmotionRecognizer
-from fer.ui.blocks import build_demo
+from fer.ui.blocks import QUEUE_POLL_S, build_demo, poll_queue_every
 
 API_NAMES = ("analyze", "classify_face")
 
 
 @pytest.fixture(scope="module")
-def endpoints(random_model_id: str) -> dict[str, Callable]:
-    demo = build_demo(EmotionRecognizer.from_pretrained(random_model_id))
+def demo(random_model_id: str) -> gr.Blocks:
+    return build_demo(EmotionRecognizer.from_pretrained(random_model_id))
+
+
+@pytest.fixture(scope="module")
+def endpoints(demo: gr.Blocks) -> dict[str, Callable]:
     return {fn.api_name: fn.fn for fn in demo.fns.values() if fn.api_name in API_NAMES}
+
+
+def test_the_idle_queue_polls_every_10_ms_not_every_1_ms(demo: gr.Blocks, caplog: pytest.LogCaptureFixture) -> None:
+    assert demo._queue.sleep_when_free == QUEUE_POLL_S == 0.01
+    renamed = gr.Blocks().queue()
+    del renamed._queue.sleep_when_free  # a Gradio without the attribute: said in the log, nothing set
+    poll_queue_every(renamed)
+    assert not hasattr(renamed._queue, "sleep_when_free") and "sleep_when_free" in caplog.text
 
 
 @pytest.mark.parametrize("api_name", API_NAMES)

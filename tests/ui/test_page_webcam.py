@@ -279,13 +279,29 @@ def parity(page_records: list[dict], python: list[list]) -> dict[str, float]:
             "ids": share(ids), "worst": worst}  # fmt: skip
 
 
+def kept_probabilities(faces_per_frame: list[list[tuple[int, list[float]]]]) -> int:
+    """Faces whose raw probabilities are their id's of the frame before, exactly: faces not classified again
+    (fer.stream's `classify_every`)."""
+    kept, before = 0, {}
+    for faces in faces_per_frame:
+        kept += sum(before.get(face_id) == raw for face_id, raw in faces)
+        before = dict(faces)
+    return kept
+
+
 def check_parity(
     recognizer: EmotionRecognizer, records: list[dict], frames: list[np.ndarray], faced: int | None = None
 ) -> dict[str, float]:
     """Parity over the frames kept; at least half of the `faced` frames (default: all kept) must hold a face."""
     kept = [record for record in records if record["frame"] is not None]
-    result = parity(kept, python_records(recognizer, kept, frames))
-    print(f"\nparity over {len(kept)} frames: {result}")
+    python = python_records(recognizer, kept, frames)
+    result = parity(kept, python)
+    page_kept = kept_probabilities([[(f["id"], list(f["raw"])) for f in record["faces"]] for record in kept])
+    python_kept = kept_probabilities(
+        [[(f.id, [f.raw.probabilities[e] for e in EMOTIONS]) for f in faces] for faces in python]
+    )
+    print(f"\nparity over {len(kept)} frames: {result}; not classified again: page {page_kept}, Python {python_kept}")
+    assert python_kept > 0 and abs(page_kept - python_kept) <= 0.05 * result["faces"], (page_kept, python_kept)
     assert result["faces"] >= (len(kept) if faced is None else faced) // 2, result
     assert result["boxes"] >= BOX_SHARE and result["labels"] >= LABEL_SHARE, result
     assert result["probabilities"] >= BOX_SHARE, result

@@ -1,6 +1,7 @@
 // Frame-by-frame processing in the page: a faithful port of fer/stream.py (StreamProcessor) and fer/tracking.py
 // (FaceTracker), with fer/scene.py's SceneWatch (scene.js). Detect now and then, follow faces in between with
-// O-Net, classify every face in one batch, keep ids, smooth probabilities per face, restart ids on a scene cut.
+// O-Net, classify the faces due (a new one, a followed one every `classifyEvery` frames) in one batch, keep ids,
+// smooth probabilities per face, restart ids on a scene cut.
 //
 // Faces are {box: [x1, y1, x2, y2], score, landmarks} in frame pixels (mtcnn.js); a prediction adds
 // {emotion, probabilities: Float64Array in `labels` order}.
@@ -8,6 +9,7 @@
 import { MOTION_CHANGE, NEW_FACE_CHANGE, SceneWatch } from "./scene.js";
 
 export const DETECT_EVERY = 3;
+export const CLASSIFY_EVERY = 2;
 export const FPS_WINDOW = 15;
 export const STALE_S = 2.0;
 export const KEEP_SCORE = 0.9;
@@ -27,6 +29,7 @@ export const TRACKING_DEFAULTS = {
   newFace: NEW_FACE_CHANGE,
   scene: true,
   maxMissing: 0,
+  classifyEvery: CLASSIFY_EVERY,
   fpsWindow: FPS_WINDOW,
   staleS: STALE_S,
   smoothingWindow: SMOOTHING_WINDOW,
@@ -84,7 +87,11 @@ export class FpsMeter {
   }
 }
 
-/** Feed each frame's predictions to `update`; get them back with ids and smoothed probabilities. */
+/**
+ * Feed each frame's predictions to `update`; get them back with ids and smoothed probabilities. A face that `due`
+ * left out (no `probabilities`) keeps its track's last ones, moved to its new box, and feeds them to the smoothing
+ * again (its window spans the same frames either way).
+ */
 export class FaceTracker {
   constructor({ window = SMOOTHING_WINDOW, iouMatch = IOU_MATCH, maxMissing = MAX_MISSING, labels } = {}) {
     Object.assign(this, { window, iouMatch, maxMissing, labels });
@@ -109,16 +116,29 @@ export class FaceTracker {
     return matched;
   }
 
+  /** Which faces to classify: one no track holds, or whose track went `every` - 1 frames unclassified. */
+  due(faces, every = 1) {
+    return this.match(faces).map((track) => track === null || track.skipped + 1 >= every);
+  }
+
   update(faces) {
     const matched = this.match(faces);
     const result = faces.map((face, i) => {
       let track = matched[i];
       if (track === null) {
-        track = { id: this.nextId++, box: face.box, history: [], missing: 0 };
+        if (!face.probabilities) throw new Error("A face that no track holds must be classified (see due).");
+        track = { id: this.nextId++, box: face.box, history: [], missing: 0, last: null, skipped: 0 };
         this.tracks.push(track);
       }
       track.box = face.box;
       track.missing = -1;
+      if (face.probabilities) {
+        track.last = face;
+        track.skipped = 0;
+      } else {
+        face = { ...track.last, box: face.box, score: face.score, landmarks: face.landmarks };
+        track.skipped += 1;
+      }
       track.history.push(face.probabilities);
       if (track.history.length > this.window) track.history.shift();
       const mean = new Float64Array(face.probabilities.length);
@@ -155,7 +175,10 @@ export class FaceTracker {
 export class StreamProcessor {
   constructor(detector, classifier, { labels, tracking = {}, scene = {} } = {}) {
     const options = { ...TRACKING_DEFAULTS, ...tracking };
-    if (options.detectEvery < 1) throw new Error(`detectEvery must be at least 1, got ${options.detectEvery}.`);
+    if (options.detectEvery < 1 || options.classifyEvery < 1) {
+      const given = `${options.detectEvery} and ${options.classifyEvery}`;
+      throw new Error(`detectEvery and classifyEvery must be at least 1, got ${given}.`);
+    }
     this.detector = detector;
     this.classifier = classifier;
     this.labels = labels;
@@ -187,7 +210,7 @@ export class StreamProcessor {
     this.resetState();
   }
 
-  /** Detect or follow the faces of an ImageData frame, classify them in one batch, track and smooth. */
+  /** Detect or follow the faces of an ImageData frame, classify those due in one batch, track and smooth. */
   async process(frame, now = null) {
     const start = performance.now() / 1000;
     now = now === null ? start : now;
@@ -210,9 +233,13 @@ export class StreamProcessor {
     [this.faces, detect] = await this.locate(frame, detect, sameShape);
     this.shape = [frame.width, frame.height];
     this.sinceDetect = detect ? 1 : this.sinceDetect + 1;
-    const probabilities = this.faces.length ? await this.classifier.classify(frame, this.faces.map((f) => f.box)) : [];
+    const due = this.tracker.due(this.faces, this.options.classifyEvery);
+    const boxes = this.faces.filter((_, i) => due[i]).map((face) => face.box);
+    const probabilities = boxes.length ? await this.classifier.classify(frame, boxes) : [];
+    let next = 0;
     const predictions = this.faces.map((face, i) => {
-      const p = Float64Array.from(probabilities[i]);
+      if (!due[i]) return face;
+      const p = Float64Array.from(probabilities[next++]);
       return { ...face, probabilities: p, emotion: this.labels[argmax(p)] };
     });
     const faces = this.tracker.update(predictions);
