@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from fer.model import ModelInfo, new_classifier
 from fer.preprocess import InputSpec
 from fer.recognizer import EmotionRecognizer
 from fer.runtime import Backend, glue_threads, torch_threads
-from fer.stream import StreamProcessor
+from fer.stream import StreamProcessor, TrackingOptions
 
 FRAME_SIZE = (640, 480)
 DEFAULT_FRAMES = 60
@@ -189,9 +189,10 @@ def run(
     six: np.ndarray,
     frames: int,
     warmup: int,
-    detect_every: int,
+    options: TrackingOptions,
 ) -> list[list[str]]:
-    """Timing rows of the baseline and the fast path on the 1-face and the 6-face frame."""
+    """Timing rows of the baseline and the fast path (with `options`, and detecting every frame) on the 1-face
+    and the 6-face frame."""
     rows = []
     for scenario, frame in (("1 face", one), ("6 faces", six)):
         base = Timing(
@@ -200,9 +201,10 @@ def run(
             *measure(baseline.process, frame, frames, warmup),
         )
         rows.append(base.row(None))
-        for every in sorted({1, detect_every}):
-            stream = StreamProcessor(recognizer, detect_every=every, stale_s=None)
+        for every in sorted({1, options.detect_every}):
+            stream = StreamProcessor(recognizer, stale_s=None, options=replace(options, detect_every=every))
             label = "fast: 320px detect, batched" + (f", detect every {every}" if every > 1 else ", detect every frame")
+            label += f", classify every {options.classify_every}" if options.classify_every > 1 else ""
             with torch_threads(glue_threads(recognizer.backend)):
                 measured = measure(
                     lambda f, s=stream: [t.prediction for t in s.process(f).faces], frame, frames, warmup

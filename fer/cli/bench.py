@@ -21,7 +21,7 @@ from fer.cli.common import (
 )
 from fer.model import ModelError
 from fer.recognizer import EmotionRecognizer
-from fer.stream import DETECT_EVERY
+from fer.stream import CLASSIFY_EVERY, DETECT_EVERY, TrackingOptions
 
 DESCRIPTION = latency.__doc__.splitlines()[0]
 
@@ -34,6 +34,9 @@ def add_bench_options(parser: argparse.ArgumentParser) -> None:
     add_model_option(parser, extra=f"; '{latency.RANDOM_MODEL}': untrained")
     add_backend_option(parser)
     parser.add_argument("--detect-every", type=int, default=DETECT_EVERY, help="fast path: run the detector every N")
+    parser.add_argument(
+        "--classify-every", type=int, default=CLASSIFY_EVERY, help="fast path: classify a followed face every N"
+    )
     parser.add_argument(
         "--threads", type=int, default=None, help="threads of torch and onnxruntime (default: torch's choice)"
     )
@@ -72,8 +75,8 @@ def load_average() -> str:
 
 
 def bench(args: argparse.Namespace) -> int:
-    if args.frames < 1 or args.warmup < 0 or args.detect_every < 1:
-        fail("--frames and --detect-every must be >= 1, --warmup >= 0")
+    if args.frames < 1 or args.warmup < 0 or args.detect_every < 1 or args.classify_every < 1:
+        fail("--frames, --detect-every and --classify-every must be >= 1, --warmup >= 0")
         return EXIT_MODEL_FAILED
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -95,7 +98,8 @@ def print_latency(recognizer: EmotionRecognizer, args: argparse.Namespace) -> in
         f"{os.cpu_count()} CPUs, load average {load_average()}\n"
     )
     baseline = latency.Baseline(latency.load_recognizer(args.model, "torch"))
-    rows = latency.run(recognizer, baseline, one, six, args.frames, args.warmup, args.detect_every)
+    options = TrackingOptions(detect_every=args.detect_every, classify_every=args.classify_every)
+    rows = latency.run(recognizer, baseline, one, six, args.frames, args.warmup, options)
     print(latency.table(latency.HEADERS, rows))
     print("\nFaces found in the multi-face photos at 640x480:\n")
     print(latency.table(["photo", "baseline", "fast path"], latency.detection_rows(recognizer, baseline, args.media)))

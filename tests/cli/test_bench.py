@@ -44,7 +44,8 @@ def test_tracking_without_clips_exits_1(random_model_id: str, tmp_path: Path, ca
 
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture) -> None:
     assert bench.main(["--frames", "0"]) == 2
-    assert capsys.readouterr().err == "fer: --frames and --detect-every must be >= 1, --warmup >= 0\n"
+    assert capsys.readouterr().err == "fer: --frames, --detect-every and --classify-every must be >= 1, --warmup >= 0\n"
+    assert bench.main(["--classify-every", "0"]) == 2
     assert fer_main(["bench", "--warmup", "-1"]) == 2
     assert "--frames" in capsys.readouterr().err
 
