@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from itertools import compress
+from functools import partial
 
 import numpy as np
 
@@ -16,8 +16,8 @@ from fer.scene import MOTION_CHANGE, NEW_FACE_CHANGE, SceneWatch
 from fer.tracking import IOU_MATCH, MAX_MISSING, FaceTracker, TrackedFace, iou
 
 DETECT_EVERY = 3  # the detector runs on one frame in this many at least; the frames between follow the last boxes
-# A followed face is classified on one frame in this many at least (a new face at once); in between its smoothed
-# probabilities stay. Labels on the Hamilton clip: scripts/classify_every.py, docs/performance.md.
+# A followed face is classified on one frame in this many at least (a new face at once); in between it keeps its
+# last probabilities (fer.tracking). Labels on the Hamilton clip: scripts/classify_every.py, docs/performance.md.
 CLASSIFY_EVERY = 2
 FPS_WINDOW = 15  # frames over which frames/s and the time per frame are measured
 STALE_S = 2.0  # a gap this long between frames means a new stream: tracks and timings are forgotten
@@ -163,11 +163,8 @@ class StreamProcessor:
         self._faces, detect = self._locate(frame, detect)
         self._shape = frame.shape
         self._since_detect = 1 if detect else self._since_detect + 1
-        due = self.tracker.due(self._faces, self.options.classify_every)
-        predicted = iter(self.recognizer.predict_faces(frame, list(compress(self._faces, due))))
-        tracked = self.tracker.update(
-            [next(predicted) if d else face for face, d in zip(self._faces, due, strict=True)]
-        )
+        classify = partial(self.recognizer.predict_faces, frame)
+        tracked = self.tracker.update(self._faces, classify, self.options.classify_every)
         image = frame
         if self.annotate:
             image = draw_faces(frame, [face.prediction for face in tracked], ids=[face.id for face in tracked])

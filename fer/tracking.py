@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import compress
 
 import numpy as np
 
@@ -42,6 +44,13 @@ class TrackedFace:
     raw: FacePrediction
 
 
+Classify = Callable[[list[Face]], list[FacePrediction]]  # faces of one frame -> their predictions, in one batch
+
+
+def _due(matched: list[Track | None], every: int) -> list[bool]:
+    return [track is None or track.skipped + 1 >= every for track in matched]
+
+
 class FaceTracker:
     """Feed each frame's predictions to `update`; get them back with ids and smoothed probabilities.
 
@@ -73,12 +82,16 @@ class FaceTracker:
     def due(self, faces: list[Face], every: int = 1) -> list[bool]:
         """Which faces to classify on this frame: one that no track holds, or whose track went `every` - 1 frames
         without being classified (`every` 1: all of them)."""
-        return [track is None or track.skipped + 1 >= every for track in self._match(faces)]
+        return _due(self._match(faces), every)
 
-    def update(self, faces: list[Face]) -> list[TrackedFace]:
-        """Match the frame's faces to the tracks and smooth; a bare Face (one that `due` left out) keeps its
-        track's last probabilities."""
+    def update(self, faces: list[Face], classify: Classify | None = None, every: int = 1) -> list[TrackedFace]:
+        """Match the frame's faces to the tracks and smooth. With `classify`, the faces due (see `due`) are
+        classified by it in one batch; a bare Face left out keeps its track's last probabilities."""
         matched = self._match(faces)
+        if classify is not None:
+            due = _due(matched, every)
+            predicted = iter(classify(list(compress(faces, due))))
+            faces = [next(predicted) if d else face for face, d in zip(faces, due, strict=True)]
         result = []
         for face, track in zip(faces, matched, strict=True):
             if track is None:

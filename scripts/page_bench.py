@@ -33,7 +33,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "ui")]
 from fake_camera import BAR_HEIGHT, letterboxed, mark_index, write_y4m  # noqa: E402
 from live_server import CHROMIUM, WEBCAM_FLAGS, app_env, serve_app  # noqa: E402
 
-CLIP = ROOT.parent / "shared/data/face_media/video/face_recognition_short_hamilton_clip_640x360_9.2s.mp4"
+from fer.bench.latency import WEBCAM_CLIP  # noqa: E402
+
 BITS = 9  # up to 512 frames (the clip has 275)
 # Narrow bars: the tests' 24 px bars change a thumbnail region enough on every frame to make the tracking's
 # new-face trigger (fer/scene.py) run the detector on every frame; 8 px ones change it by about 13 of 20.
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("browser", "server"), default="browser")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds (default: 30)")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds streamed before measuring")
-    parser.add_argument("--clip", type=Path, default=CLIP)
+    parser.add_argument("--clip", type=Path, default=WEBCAM_CLIP)
     parser.add_argument("--no-isolation", action="store_true", help="serve without COOP/COEP (FER_PAGE_ISOLATION=0)")
     parser.add_argument("--screenshot", type=Path, help="save page 1 here at the end")
     args = parser.parse_args(argv)

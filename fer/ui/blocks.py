@@ -26,10 +26,10 @@ from fer.ui.video_tab import video_tab
 # more than the cores only adds latency); up to QUEUE_MAX_SIZE requests wait, later ones are told the queue is full.
 DEFAULT_CONCURRENCY = 2
 QUEUE_MAX_SIZE = 64
-# Webcam: a stream holds its worker for the whole session, so streams have their own limit and a time limit.
 # Gradio's queue looks for work every 1 ms while idle: 0.06 CPU seconds a second of an idle app here (and the
 # in-page webcam leaves the app idle). Every 10 ms costs about a sixth of that and delays a request by 5 ms on average.
 QUEUE_POLL_S = 0.01
+# Webcam: a stream holds its worker for the whole session, so streams have their own limit and a time limit.
 WEBCAM_STREAMS = 4
 STREAM_EVERY_S = 0.05  # the browser posts a frame this often; the server takes the newest one when it is free
 STREAM_TIME_LIMIT_S = 300  # then the stream stops; press record again

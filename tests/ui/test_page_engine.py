@@ -21,6 +21,7 @@ from live_server import CHROMIUM, CHROMIUM_FLAGS, chromium  # noqa: F401
 from make_inputs import FACE_BOX, multi_face
 from PIL import Image
 
+from fer.bench.latency import WEBCAM_CLIP
 from fer.detect import REFINE_PASSES, WEBCAM_OPTIONS, FaceDetector
 from fer.faces import Face
 from fer.labels import EMOTIONS
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 STATIC_DIR = REPO / "fer" / "ui" / "static"
 PAGE_DIR = Path(__file__).resolve().parent / "page"
-VIDEO = REPO.parent / "shared/data/face_media/video/face_recognition_short_hamilton_clip_640x360_9.2s.mp4"
+VIDEO = WEBCAM_CLIP
 ENGINE_TIMEOUT_MS = 180_000  # loading onnxruntime-web and four networks on a busy 2-core machine
 BOX_PX = 1.0  # a box corner may differ by this much (measured: well under 0.01 px)
 LANDMARK_PX = 1.0

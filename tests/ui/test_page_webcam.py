@@ -25,6 +25,7 @@ from fake_camera import FPS, FRAME_INDEX_JS, HEIGHT, WIDTH, frame_index, letterb
 from live_server import CHROMIUM, WEBCAM_FLAGS, LiveApp, chromium, serve_app  # noqa: F401
 from PIL import Image, ImageOps
 
+from fer.bench.latency import WEBCAM_CLIP
 from fer.detect import WEBCAM_OPTIONS, FaceDetector
 from fer.identity import identify
 from fer.labels import EMOTIONS
@@ -38,8 +39,6 @@ pytestmark = pytest.mark.slow
 START_TIMEOUT_S = 180  # the first frame waits for the runtime and the four networks to load and warm up
 RUN_S = 10
 KEEP_FRAMES = 36  # frames the page keeps for the parity check (about 44 MB of RGBA)
-HAMILTON = Path(__file__).resolve().parents[3] / "shared/data/face_media/video"
-HAMILTON_CLIP = HAMILTON / "face_recognition_short_hamilton_clip_640x360_9.2s.mp4"
 # the parity limits
 BOX_IOU, BOX_SHARE, LABEL_SHARE, PROBABILITY_TOLERANCE = 0.9, 0.95, 0.97, 0.02
 
@@ -73,7 +72,7 @@ def hamilton_clip(first: int = HAMILTON_FACES_FROM) -> tuple[list[np.ndarray], F
     import av
 
     frames = []
-    with av.open(str(HAMILTON_CLIP)) as container:
+    with av.open(str(WEBCAM_CLIP)) as container:
         stream = container.streams.video[0]
         fps = Fraction(stream.average_rate or 30)
         for index, frame in enumerate(container.decode(stream)):
@@ -341,7 +340,7 @@ def test_faces_appear_leave_and_a_scene_cut_restarts_ids_as_the_server_does(visi
     check_parity(recognizer, records, kept, faced=len(in_scene))
 
 
-@pytest.mark.skipif(not HAMILTON_CLIP.is_file(), reason=f"{HAMILTON_CLIP} is not on this machine")
+@pytest.mark.skipif(not WEBCAM_CLIP.is_file(), reason=f"{WEBCAM_CLIP} is not on this machine")
 def test_parity_with_the_python_path_on_the_hamilton_clip(visit, recognizer) -> None:
     frames, fps = hamilton_clip()
     page_visit = visit(frames, fps)

@@ -57,6 +57,10 @@ function argmax(values) {
   return best;
 }
 
+function dueOf(matched, every) {
+  return matched.map((track) => track === null || track.skipped + 1 >= every);
+}
+
 /** Frames per second and mean time per frame over the last `window` frames (fer.stream.FpsMeter). */
 export class FpsMeter {
   constructor(window = FPS_WINDOW) {
@@ -118,11 +122,21 @@ export class FaceTracker {
 
   /** Which faces to classify: one no track holds, or whose track went `every` - 1 frames unclassified. */
   due(faces, every = 1) {
-    return this.match(faces).map((track) => track === null || track.skipped + 1 >= every);
+    return dueOf(this.match(faces), every);
   }
 
-  update(faces) {
+  /**
+   * Match the frame's faces to the tracks and smooth. With `classify` (faces -> Promise of predictions, one
+   * batch), the faces due are classified by it; a face left out keeps its track's last probabilities.
+   */
+  async update(faces, classify = null, every = 1) {
     const matched = this.match(faces);
+    if (classify) {
+      const due = dueOf(matched, every);
+      const predicted = await classify(faces.filter((_, i) => due[i]));
+      let next = 0;
+      faces = faces.map((face, i) => (due[i] ? predicted[next++] : face));
+    }
     const result = faces.map((face, i) => {
       let track = matched[i];
       if (track === null) {
@@ -233,19 +247,19 @@ export class StreamProcessor {
     [this.faces, detect] = await this.locate(frame, detect, sameShape);
     this.shape = [frame.width, frame.height];
     this.sinceDetect = detect ? 1 : this.sinceDetect + 1;
-    const due = this.tracker.due(this.faces, this.options.classifyEvery);
-    const boxes = this.faces.filter((_, i) => due[i]).map((face) => face.box);
-    const probabilities = boxes.length ? await this.classifier.classify(frame, boxes) : [];
-    let next = 0;
-    const predictions = this.faces.map((face, i) => {
-      if (!due[i]) return face;
-      const p = Float64Array.from(probabilities[next++]);
-      return { ...face, probabilities: p, emotion: this.labels[argmax(p)] };
-    });
-    const faces = this.tracker.update(predictions);
+    const faces = await this.tracker.update(this.faces, (due) => this.predict(frame, due), this.options.classifyEvery);
     const latencyS = performance.now() / 1000 - start;
     const fps = this.meter.tick(now, latencyS);
     return { faces, detected: detect, cut, latencyS, fps, meanLatencyS: this.meter.meanLatencyS };
+  }
+
+  /** The faces with their probabilities and top emotion, classified in one batch. */
+  async predict(frame, faces) {
+    const probabilities = faces.length ? await this.classifier.classify(frame, faces.map((face) => face.box)) : [];
+    return faces.map((face, i) => {
+      const p = Float64Array.from(probabilities[i]);
+      return { ...face, probabilities: p, emotion: this.labels[argmax(p)] };
+    });
   }
 
   /** [this frame's faces, whether the detector ran] (fer.stream.StreamProcessor._locate). */
