@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,17 +35,24 @@ WEBCAM_OPTIONS = DetectorOptions(min_face_size=40, max_side=320, pad_retries=())
 PAD_GRAY = 128
 ONET_SIZE = 48  # MTCNN's O-Net input side
 REFINE_PASSES = 2  # O-Net passes per kept box: the second starts from the box the first moved
+MAX_SIZED = 64  # MTCNN settings kept per smallest face size (one per image size seen, in practice a few)
 
 
 class FaceDetector:
     """All faces of an RGB uint8 image, biggest first; an image with no face gives []."""
 
-    def __init__(self, options: DetectorOptions | None = None, device: str = "cpu", backend: Backend | None = None):
+    def __init__(
+        self,
+        options: DetectorOptions | None = None,
+        device: str = "cpu",
+        backend: Backend | None = None,
+        threads: int | None = None,
+    ):
+        """`threads`: onnxruntime threads per network (default: one per CPU)."""
         from facenet_pytorch import MTCNN
 
         self.options = options = options or DetectorOptions()
         self.backend = backend or serving_backend(device)
-        self._lock = threading.Lock()
         self.mtcnn = MTCNN(
             keep_all=True,
             min_face_size=options.min_face_size,
@@ -55,7 +62,21 @@ class FaceDetector:
             select_largest=False,
             device=device,
         )
-        serve_mtcnn(self.mtcnn, self.backend)
+        serve_mtcnn(self.mtcnn, self.backend, threads)
+        self._sized: dict[int, MTCNN] = {}
+
+    def sized(self, min_face_size: int) -> torch.nn.Module:
+        """`self.mtcnn` with its smallest face set to `min_face_size` pixels of the image it sees: a shallow copy
+        per size, sharing the networks, so concurrent requests (uploads, webcam streams) detect at the same time
+        instead of taking turns on one setting."""
+        shell = self._sized.get(min_face_size)
+        if shell is None:
+            if len(self._sized) >= MAX_SIZED:
+                self._sized.clear()
+            shell = copy.copy(self.mtcnn)
+            shell.min_face_size = min_face_size
+            self._sized[min_face_size] = shell
+        return shell
 
     def scale_for(self, width: int, height: int) -> float:
         """Factor (<= 1) that brings the longer side down to `max_side`."""
@@ -103,10 +124,8 @@ class FaceDetector:
         height, width = image.shape[:2]
         scale = self.scale_for(width, height)
         small = downscaled(image, scale)
-        # MTCNN's smallest face is set in pixels of the image it sees; the lock keeps threads from racing on it
-        with self._lock:
-            self.mtcnn.min_face_size = max(12, int(self.options.min_face_size * scale * min_face_scale))
-            boxes, scores, points = self.mtcnn.detect(planar(small), landmarks=True)
+        mtcnn = self.sized(max(12, int(self.options.min_face_size * scale * min_face_scale)))
+        boxes, scores, points = mtcnn.detect(planar(small), landmarks=True)
         if boxes is None:
             return []
         boxes = np.asarray(boxes, dtype=np.float32) / scale
@@ -147,8 +166,7 @@ class FaceDetector:
                 ]
             )
             batch = (torch.from_numpy(crops).permute(0, 3, 1, 2).float() - 127.5) * 0.0078125
-            with self._lock:
-                shift, points, probability = self.mtcnn.onet(batch)
+            shift, points, probability = self.mtcnn.onet(batch)
             size = (square[:, 2:] - square[:, :2] + 1).astype(np.float32)  # (w, h)
             current = square + shift.numpy() * np.concatenate([size, size], axis=1)
             scores = probability[:, 1].numpy()

@@ -35,11 +35,12 @@ class EmotionRecognizer:
         detector_options: DetectorOptions | None = None,
         device: str = "cpu",
         backend: Backend | None = None,
+        detector_threads: int | None = None,
     ) -> EmotionRecognizer:
         """Load `model_id` (default: $FER_MODEL or the bundled model); `backend` onnx or torch (default: $FER_BACKEND,
-        else onnx on the CPU)."""
+        else onnx on the CPU); `detector_threads`: onnxruntime threads per detector network (default: one per CPU)."""
         model, info = load_classifier(model_id)
-        detector = FaceDetector(detector_options or DetectorOptions(), device=device, backend=backend)
+        detector = FaceDetector(detector_options or DetectorOptions(), device, backend, detector_threads)
         return cls(model.to(device), info, detector, backend)
 
     @property

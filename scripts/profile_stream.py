@@ -30,18 +30,24 @@ STAGES = ("detect", "follow", "crop", "classify", "track", "draw", "encode")
 
 
 class StageClock:
-    """Seconds spent in each wrapped function, and how many frames were timed."""
+    """Seconds spent in each wrapped function, less the time of wrapped functions it called (the tracker's update
+    crops and classifies the faces that are due: those count as crop and classify, not as track)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self._nested: list[float] = []  # per open stage: seconds of the stages it called
 
     def wrap(self, stage: str, function: Callable) -> Callable:
         def timed(*args, **kwargs):
+            self._nested.append(0.0)
             start = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
-                self.seconds[stage] += time.perf_counter() - start
+                elapsed = time.perf_counter() - start
+                self.seconds[stage] += elapsed - self._nested.pop()
+                if self._nested:
+                    self._nested[-1] += elapsed
 
         return timed
 

@@ -15,6 +15,7 @@ from fer.images import MAX_IMAGE_BYTES
 from fer.model import ModelError, default_model_id
 from fer.recognizer import EmotionRecognizer
 from fer.runtime import use_serving_threads
+from fer.runtime.serving import request_threads
 from fer.video.io import MAX_VIDEO_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
@@ -53,7 +54,10 @@ def serve(args: argparse.Namespace) -> int:
     """Load the model (a bad id fails in one line), then serve the app until Ctrl-C."""
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     try:
-        recognizer = EmotionRecognizer.from_pretrained(args.model, backend=args.backend)
+        # its detector serves the requests (uploads, /analyze), several at once
+        recognizer = EmotionRecognizer.from_pretrained(
+            args.model, backend=args.backend, detector_threads=request_threads()
+        )
     except ModelError as err:
         fail(err)
         return EXIT_MODEL_FAILED

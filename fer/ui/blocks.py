@@ -14,6 +14,7 @@ from fer.faces import FacePrediction
 from fer.identity import ModelIdentity, card_text, identify
 from fer.images import IMAGE_TYPES, MAX_IMAGE_BYTES, ImageError, load_rgb
 from fer.recognizer import EmotionRecognizer
+from fer.runtime.serving import REQUEST_WORKERS
 from fer.schema import predictions_payload
 from fer.stream import StreamProcessor
 from fer.ui.errors import log, refuse
@@ -24,7 +25,7 @@ from fer.ui.video_tab import video_tab
 
 # Queue: every event but the webcam stream shares DEFAULT_CONCURRENCY workers (one CPU-bound forward pass each;
 # more than the cores only adds latency); up to QUEUE_MAX_SIZE requests wait, later ones are told the queue is full.
-DEFAULT_CONCURRENCY = 2
+DEFAULT_CONCURRENCY = REQUEST_WORKERS
 QUEUE_MAX_SIZE = 64
 # Gradio's queue looks for work every 1 ms while idle: 0.06 CPU seconds a second of an idle app here (and the
 # in-page webcam leaves the app idle). Every 10 ms costs about a sixth of that and delays a request by 5 ms on average.

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
+import torch
 from make_inputs import FACE_BOX, GOOD_CASES, Case, blank, multi_face
 from PIL import Image
 
@@ -152,6 +156,35 @@ def test_min_face_size_is_in_original_pixels(astronaut: np.ndarray) -> None:
     big = np.asarray(Image.fromarray(astronaut).resize((1024, 1024), Image.BILINEAR))
     assert len(FaceDetector(DetectorOptions(min_face_size=280, max_side=512)).detect(big)) == 1
     assert FaceDetector(DetectorOptions(min_face_size=520, max_side=512)).detect(big) == []
+
+
+class Meeting(torch.nn.Module):
+    """A network that makes each thread's first call wait until `parties` threads are inside it at once."""
+
+    def __init__(self, net: torch.nn.Module, parties: int):
+        super().__init__()
+        self.net, self.barrier, self.met = net, threading.Barrier(parties, timeout=20), set()
+
+    def forward(self, batch: torch.Tensor):
+        if threading.get_ident() not in self.met:
+            self.met.add(threading.get_ident())
+            self.barrier.wait()  # BrokenBarrierError if the other detection cannot run meanwhile
+        return self.net(batch)
+
+
+def test_two_images_of_different_sizes_are_detected_at_the_same_time(astronaut: np.ndarray) -> None:
+    """Requests share one detector: two detections needing different smallest-face settings (a 512 and a 1024
+    px image) run at once, neither changes the other's setting nor the shared MTCNN's."""
+    detector = FaceDetector(DetectorOptions(max_side=512))
+    big = np.asarray(Image.fromarray(astronaut).resize((1024, 1024), Image.BILINEAR))
+    alone = [detector.detect(image) for image in (astronaut, big)]
+    assert detector.sized(20).min_face_size == 20 and detector.sized(12).min_face_size == 12
+    detector.mtcnn.pnet = Meeting(detector.mtcnn.pnet, parties=2)  # the per-size copies share the networks
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(detector.detect, (astronaut, big)))
+    assert detector.mtcnn.min_face_size == 20
+    for one, other in zip(alone, together, strict=True):
+        assert [face.box for face in one] == [face.box for face in other] and len(one) == 1
 
 
 @pytest.mark.parametrize("case", GOOD_CASES, ids=lambda c: c.name)

@@ -13,9 +13,10 @@ from make_inputs import multi_face
 from fer.detect import WEBCAM_OPTIONS, FaceDetector
 from fer.model import load_classifier
 from fer.recognizer import EmotionRecognizer
-from fer.runtime import check_backend, default_backend
+from fer.runtime import check_backend, cpu_count, default_backend
 from fer.runtime.export import classifier_onnx, mtcnn_onnx
 from fer.runtime.onnx import OnnxNet
+from fer.runtime.serving import request_threads
 from fer.stream import StreamProcessor
 
 BOX_TOLERANCE_PX = 1.0
@@ -51,6 +52,19 @@ def test_serving_runs_onnxruntime_by_default(random_model_id: str, monkeypatch: 
     assert default_backend() == "onnx" and recognizer.backend == "onnx"
     assert isinstance(recognizer.model, OnnxNet)
     assert all(isinstance(getattr(recognizer.detector.mtcnn, name), OnnxNet) for name in ("pnet", "rnet", "onet"))
+
+
+def test_a_detector_shared_by_requests_shares_the_cpus_out(
+    random_model_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app's request detector (two queue workers) runs each network on its share of the CPUs; the classifier,
+    which the webcam stream shares, and other detectors keep one thread per CPU."""
+    monkeypatch.setattr("fer.runtime.serving.cpu_count", lambda: 8)
+    assert (request_threads(2), request_threads(3), request_threads(16)) == (4, 2, 1)
+    recognizer = EmotionRecognizer.from_pretrained(random_model_id, backend="onnx", detector_threads=1)
+    threads = lambda net: net.session.get_session_options().intra_op_num_threads  # noqa: E731
+    assert [threads(getattr(recognizer.detector.mtcnn, name)) for name in ("pnet", "rnet", "onet")] == [1, 1, 1]
+    assert threads(recognizer.model) == threads(FaceDetector(WEBCAM_OPTIONS, backend="onnx").mtcnn.pnet) == cpu_count()
 
 
 def test_torch_backend_is_chosen_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
