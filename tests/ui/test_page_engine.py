@@ -17,9 +17,11 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+import torch
 from live_server import CHROMIUM, CHROMIUM_FLAGS, chromium  # noqa: F401
 from make_inputs import FACE_BOX, multi_face
 from PIL import Image
+from torch.nn.functional import interpolate
 
 from fer.bench.latency import WEBCAM_CLIP
 from fer.detect import REFINE_PASSES, WEBCAM_OPTIONS, FaceDetector
@@ -238,6 +240,27 @@ def test_refine_moves_boxes_as_the_server(page, served: Served, detector: FaceDe
             got = faces_from(call(page, "refine", ref, [list(b) for b in boxes], passes))
             errors[name, passes] = assert_same_faces(f"{name} x{passes}", expected, got)
     print(f"\nrefine: largest box error (px) {errors}")
+
+
+def test_area_resampling_is_torchs_bit_for_bit(page, served: Served, frames) -> None:
+    """MTCNN's resampling (facenet-pytorch's imresample: torch's area interpolation) of its image pyramid and of
+    candidate squares, the page's from a summed-area table: the same float32 numbers."""
+    rgb = frames["small"]  # 320x240: the webcam detector's copy of a frame
+    ref = put(served, "small.rgba", rgb)
+    image = torch.from_numpy(rgb).permute(2, 0, 1)[None].float()
+    for x, y, width, height, out_width, out_height in [
+        (0, 0, 320, 240, 193, 145),  # the pyramid's first scales
+        (0, 0, 320, 240, 97, 73),
+        (0, 0, 320, 240, 15, 11),
+        (101, 37, 83, 83, 24, 24),  # R-Net and O-Net candidates, inside, at the border, smaller than their input
+        (0, 200, 40, 40, 48, 48),
+        (297, 3, 23, 23, 24, 24),
+        (5, 9, 151, 151, 48, 48),
+    ]:
+        expected = interpolate(image[:, :, y : y + height, x : x + width], (out_height, out_width), mode="area")
+        region = {"x": x, "y": y, "width": width, "height": height}
+        got = np.asarray(call(page, "areaResample", ref, region, out_width, out_height), np.float32)
+        assert np.array_equal(got, expected.numpy().reshape(-1)), (x, y, width, height)
 
 
 def test_face_input_is_the_servers_crop(page, served: Served, recognizer: EmotionRecognizer, frames) -> None:

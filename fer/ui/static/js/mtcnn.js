@@ -2,7 +2,7 @@
 // NMS and box regressions, in float32 as torch computes them) on the ONNX files the server runs, wrapped as
 // fer.detect.FaceDetector wraps it (downscaled copy, boxes mapped back, weak faces dropped, biggest first).
 
-import { BILINEAR, BOX, areaResample, resize, roundHalfEven } from "./resize.js";
+import { BILINEAR, BOX, areaResample, resize, roundHalfEven, summedArea, summedAreaSize } from "./resize.js";
 import { serially } from "./serial.js";
 
 const f32 = Math.fround;
@@ -58,6 +58,7 @@ export async function createDetector(ort, urls, options = {}) {
   const buffers = {
     small: new Uint8Array(0),
     input: new Float32Array(0),
+    area: new Float64Array(0),
     crop: new Uint8Array(0),
     resized: new Uint8Array(0),
   };
@@ -76,12 +77,14 @@ export async function createDetector(ort, urls, options = {}) {
   async function detectFace(image, minSize) {
     const { width, height } = image;
     const [t1, t2, t3] = settings.thresholds.map(f32);
+    // every resampling below (pyramid, candidate crops) reads it
+    const area = summedArea(image, grown("area", summedAreaSize(image)));
     let candidates = [];
     for (const scale of pyramid(width, height, minSize, settings.factor)) {
       const h = Math.trunc(height * scale + 1);
       const w = Math.trunc(width * scale + 1);
       const input = grown("input", 3 * h * w);
-      areaResample(image, { x: 0, y: 0, width, height }, w, h, input, 0);
+      areaResample(area, { x: 0, y: 0, width, height }, w, h, input, 0);
       normalise(input);
       const out = await run(pnet, input, [1, 3, h, w]);
       const found = cells(out.box_shift, out.probability, scale, t1);
@@ -103,7 +106,7 @@ export async function createDetector(ort, urls, options = {}) {
     candidates = candidates.filter((c) => inside(c, width, height));
     if (!candidates.length) return [];
 
-    let out = await crops(image, candidates, RNET_SIZE, rnet);
+    let out = await crops(area, candidates, RNET_SIZE, rnet);
     candidates = scored(candidates, out, t2);
     candidates = nms(candidates, STAGE_NMS).map((i) => candidates[i]);
     for (const c of candidates) {
@@ -113,7 +116,7 @@ export async function createDetector(ort, urls, options = {}) {
     candidates = candidates.filter((c) => inside(c, width, height));
     if (!candidates.length) return [];
 
-    out = await crops(image, candidates, ONET_SIZE, onet);
+    out = await crops(area, candidates, ONET_SIZE, onet);
     const marks = out.landmarks.data;
     const kept = scored(candidates, out, t3, (c, i) => {
       const w = f32(f32(c.x2 - c.x1) + 1);
@@ -130,17 +133,17 @@ export async function createDetector(ort, urls, options = {}) {
   /**
    * The candidates' squares (clipped, integer pixels, as detect_face's pad) resampled to side x side and
    * normalised in one batch, run through `session`.
-   * @param {import('./resize.js').Bitmap} image
+   * @param {import('./resize.js').SummedArea} area the image's summed-area table
    * @param {Candidate[]} candidates
    * @param {number} side
    * @param {any} session
    */
-  async function crops(image, candidates, side, session) {
+  async function crops(area, candidates, side, session) {
     const plane = 3 * side * side;
     const input = grown("input", candidates.length * plane);
     candidates.forEach((c, k) => {
-      const region = padded(c, image.width, image.height);
-      areaResample(image, region, side, side, input, k * plane);
+      const region = padded(c, area.width, area.height);
+      areaResample(area, region, side, side, input, k * plane);
     });
     normalise(input);
     return run(session, input, [candidates.length, 3, side, side]);

@@ -278,68 +278,102 @@ function verticalPass(source, rowOffset, { bounds, weights, taps }, height, out)
 let sums = new Int32Array(0);
 
 /**
+ * The summed-area table of an interleaved uint8 image's first 3 channels, for `areaResample`: entry
+ * ((y * (width + 1) + x) * 3 + c) is the sum of channel c over rows [0, y) and columns [0, x). Sums of integers
+ * (below 2^53), so every area cut from it is exact: the same number as adding its pixels one by one.
+ * @param {Bitmap} image
+ * @param {Float64Array} [out] where to write (`summedAreaSize(image)` entries); a new array when absent
+ * @returns {SummedArea}
+ */
+export function summedArea(image, out = undefined) {
+  const { data, width, height, channels } = image;
+  const stride = (width + 1) * 3;
+  const size = summedAreaSize(image);
+  const sums = out && out.length >= size ? out : new Float64Array(size);
+  sums.fill(0, 0, stride);
+  for (let y = 0; y < height; y++) {
+    const above = y * stride;
+    const at = above + stride;
+    sums[at] = sums[at + 1] = sums[at + 2] = 0;
+    let r = 0;
+    let g = 0;
+    let b = 0;
+    for (let x = 0, i = y * width * channels, k = at + 3; x < width; x++, i += channels, k += 3) {
+      r += data[i];
+      g += data[i + 1];
+      b += data[i + 2];
+      sums[k] = sums[k - stride] + r;
+      sums[k + 1] = sums[k + 1 - stride] + g;
+      sums[k + 2] = sums[k + 2 - stride] + b;
+    }
+  }
+  return { sums, width, height };
+}
+
+/**
+ * @param {{width: number, height: number}} image
+ * @returns {number} the entries of `image`'s summed-area table
+ */
+export function summedAreaSize({ width, height }) {
+  return (width + 1) * (height + 1) * 3;
+}
+
+/**
+ * An image's summed-area table (`summedArea`) and the image's size.
+ * @typedef {{sums: Float64Array, width: number, height: number}} SummedArea
+ */
+
+/**
  * torch's `interpolate(x, (outHeight, outWidth), mode="area")` of a region of an interleaved uint8 image taken
  * as float: output pixel j averages input pixels [floor(j * in / out), ceil((j + 1) * in / out)) on each axis,
  * divided by the rows then the columns in float32, as ATen's adaptive average pooling does (the sums, of
- * integers, are exact in any order). Writes the first 3 channels as float planes (R, G, B) at `offset` of `out`.
- * @param {Bitmap} image
+ * integers, are exact in any order: here four corners of the image's summed-area table). Writes the 3 channels
+ * as float planes (R, G, B) at `offset` of `out`.
+ * @param {SummedArea} area `summedArea(image)`
  * @param {{x: number, y: number, width: number, height: number}} region
  * @param {number} outWidth
  * @param {number} outHeight
  * @param {Float32Array} out
  * @param {number} offset
  */
-export function areaResample(image, region, outWidth, outHeight, out, offset) {
-  const { data, width, channels } = image;
+export function areaResample(area, region, outWidth, outHeight, out, offset) {
+  const { sums } = area;
+  const stride = (area.width + 1) * 3;
   const planeSize = outWidth * outHeight;
-  const columns = areaScratch(region.width * 3, outWidth * 2);
-  const { sums, spans } = columns;
+  const spans = columnSpans(outWidth * 2);
   for (let ox = 0; ox < outWidth; ox++) {
-    spans[ox * 2] = Math.floor((ox * region.width) / outWidth);
-    spans[ox * 2 + 1] = Math.floor(((ox + 1) * region.width + outWidth - 1) / outWidth);
+    spans[ox * 2] = region.x + Math.floor((ox * region.width) / outWidth);
+    spans[ox * 2 + 1] = region.x + Math.floor(((ox + 1) * region.width + outWidth - 1) / outWidth);
   }
   for (let oy = 0; oy < outHeight; oy++) {
     const y0 = region.y + Math.floor((oy * region.height) / outHeight);
     const y1 = region.y + Math.floor(((oy + 1) * region.height + outHeight - 1) / outHeight);
-    sums.fill(0);
-    for (let y = y0; y < y1; y++) {
-      for (let x = 0, i = (y * width + region.x) * channels; x < region.width; x++, i += channels) {
-        sums[x * 3] += data[i];
-        sums[x * 3 + 1] += data[i + 1];
-        sums[x * 3 + 2] += data[i + 2];
-      }
-    }
     const rows = y1 - y0;
+    const top = y0 * stride;
+    const bottom = y1 * stride;
     for (let ox = 0; ox < outWidth; ox++) {
-      const x0 = spans[ox * 2];
-      const x1 = spans[ox * 2 + 1];
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      for (let x = x0; x < x1; x++) {
-        r += sums[x * 3];
-        g += sums[x * 3 + 1];
-        b += sums[x * 3 + 2];
-      }
+      const left = spans[ox * 2] * 3;
+      const right = spans[ox * 2 + 1] * 3;
+      const columns = (right - left) / 3;
       const at = offset + oy * outWidth + ox;
-      out[at] = f32(f32(r / rows) / (x1 - x0));
-      out[at + planeSize] = f32(f32(g / rows) / (x1 - x0));
-      out[at + 2 * planeSize] = f32(f32(b / rows) / (x1 - x0));
+      for (let c = 0; c < 3; c++) {
+        const sum = sums[bottom + right + c] - sums[top + right + c] - sums[bottom + left + c] + sums[top + left + c];
+        out[at + c * planeSize] = f32(f32(sum / rows) / columns);
+      }
     }
   }
 }
 
-const area = { sums: new Int32Array(0), spans: new Int32Array(0) };
+/** areaResample's column spans, grown as needed. */
+let spanBuffer = new Int32Array(0);
 
 /**
- * areaResample's reused column sums and column spans, grown as needed.
- * @param {number} sums
- * @param {number} spans
+ * @param {number} size
+ * @returns {Int32Array}
  */
-function areaScratch(sums, spans) {
-  if (area.sums.length < sums) area.sums = new Int32Array(sums);
-  if (area.spans.length < spans) area.spans = new Int32Array(spans);
-  return { sums: area.sums.subarray(0, sums), spans: area.spans };
+function columnSpans(size) {
+  if (spanBuffer.length < size) spanBuffer = new Int32Array(size);
+  return spanBuffer;
 }
 
 /**
