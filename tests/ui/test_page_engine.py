@@ -242,6 +242,16 @@ def test_refine_moves_boxes_as_the_server(page, served: Served, detector: FaceDe
     print(f"\nrefine: largest box error (px) {errors}")
 
 
+def test_frames_shrink_as_pillow_shrinks_them(page, served: Served, frames) -> None:
+    """The detector's copy of a frame (fer.detect.downscaled: Pillow's bilinear resize, reducing_gap 2): the same
+    bytes, for a 2x shrink (4 taps a row), an uneven one and one that reduces first."""
+    for name, size in [("webcam", (320, 240)), ("portrait", (180, 320)), ("webcam", (250, 187)), ("large", (320, 240))]:
+        rgb = frames[name]
+        expected = np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR, reducing_gap=2.0))
+        got = np.asarray(call(page, "shrink", put(served, f"{name}.rgba", rgb), *size), np.uint8)
+        assert np.array_equal(got.reshape(size[1], size[0], 4)[..., :3], expected), (name, size)
+
+
 def test_area_resampling_is_torchs_bit_for_bit(page, served: Served, frames) -> None:
     """MTCNN's resampling (facenet-pytorch's imresample: torch's area interpolation) of its image pyramid and of
     candidate squares, the page's from a summed-area table: the same float32 numbers."""
