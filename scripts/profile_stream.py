@@ -4,8 +4,10 @@
 
 The clip (default: the Hamilton clip of ../shared/data/face_media, else the astronaut drifting across the frame)
 is letterboxed to 640x480 and fed to the app's webcam path (fer.stream.StreamProcessor with the webcam detector
-settings); each stage is timed by wrapping the function that does it. `encode` is the JPEG the app hands to
-Gradio (fer.ui.live_frames.frame_file); what Gradio and the browser add on top is measured in the browser.
+settings); each stage is timed by wrapping the function that does it, less the stages it calls: `detect` and
+`follow` are facenet-pytorch's and fer.detect's own Python (image pyramid, candidate crops, NMS), `mtcnn networks`
+is P-, R- and O-Net themselves. `encode` is the JPEG the app hands to Gradio (fer.ui.live_frames.frame_file); what
+Gradio and the browser add on top is measured in the browser.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from fer.bench.latency import WEBCAM_CLIP, clip_frames, load_recognizer, table  
 from fer.runtime import BACKENDS, glue_threads, torch_threads  # noqa: E402
 from fer.ui.live_frames import frame_file  # noqa: E402
 
-STAGES = ("detect", "follow", "crop", "classify", "track", "draw", "encode")
+STAGES = ("detect", "follow", "mtcnn networks", "crop", "classify", "track", "draw", "encode")
 
 
 class StageClock:
@@ -64,6 +66,9 @@ def main() -> int:
     detector = recognizer.detector
     detector.detect = clock.wrap("detect", detector.detect)
     detector.refine = clock.wrap("follow", detector.refine)
+    for name in ("pnet", "rnet", "onet"):
+        network = getattr(detector.mtcnn, name)  # shared by the detector's per-size copies
+        network.forward = clock.wrap("mtcnn networks", network.forward)
     fer.recognizer.faces_batch = clock.wrap("crop", fer.recognizer.faces_batch)
     recognizer.model.forward = clock.wrap("classify", recognizer.model.forward)
     fer.stream.draw_faces = clock.wrap("draw", fer.stream.draw_faces)
