@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import ssl
 import struct
 import subprocess
 import sys
@@ -55,6 +56,26 @@ def test_analyze_finds_the_astronaut(client: Client, astronaut_png: Path, random
     assert face["score"] > 0.9
     assert_probabilities(face["probabilities"])
     assert face["emotion"] == max(face["probabilities"], key=face["probabilities"].get)
+
+
+def test_a_client_with_one_ssl_context_for_all_requests(
+    live_app: LiveApp,  # noqa: F811
+    astronaut_png: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docs/usage.md's advice for many calls: gradio_client hands `ssl_verify` to httpx as `verify`, so one context
+    serves every request instead of a new one (the CA bundle read again) per request."""
+    context = ssl.create_default_context()
+    made = []
+    create = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: made.append(1) or create(*a, **k))
+    client = Client(live_app.url, verbose=False, ssl_verify=context)
+    for _ in range(2):
+        (face,) = client.predict(handle_file(astronaut_png), api_name="/analyze")["faces"]
+        assert np.allclose(face["box"], ASTRONAUT_FACE, atol=BOX_TOLERANCE_PX)
+    assert made == []
+    Client(live_app.url, verbose=False).predict(handle_file(astronaut_png), api_name="/analyze")
+    assert len(made) >= 3  # gradio_client's default: a context per request (config, upload, call, results)
 
 
 def test_the_app_serves_through_onnxruntime(live_app: LiveApp, client: Client) -> None:  # noqa: F811
