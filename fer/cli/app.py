@@ -55,14 +55,14 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     try:
         # its detector serves the requests (uploads, /analyze), several at once
-        recognizer = EmotionRecognizer.from_pretrained(
-            args.model, backend=args.backend, detector_threads=request_threads()
-        )
+        threads = request_threads()
+        recognizer = EmotionRecognizer.from_pretrained(args.model, backend=args.backend, detector_threads=threads)
     except ModelError as err:
         fail(err)
         return EXIT_MODEL_FAILED
     use_serving_threads(recognizer.backend)
-    print(f"{recognizer.model_id}: {recognizer.runtime}", flush=True)
+    shared = f"; uploads and the API detect with {threads} thread(s) a network" if recognizer.backend == "onnx" else ""
+    print(f"{recognizer.model_id}: {recognizer.runtime}{shared}", flush=True)
     # gradio is imported only once the model has loaded: a bad id fails sooner
     from fer.ui.blocks import build_demo, launch_options
     from fer.ui.page import PageServer, webcam_detector

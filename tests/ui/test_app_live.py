@@ -20,6 +20,7 @@ from PIL import Image
 from fer.identity import identify
 from fer.images import MAX_IMAGE_BYTES
 from fer.labels import EMOTIONS
+from fer.runtime.serving import request_threads
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 
@@ -80,7 +81,9 @@ def test_a_client_with_one_ssl_context_for_all_requests(
 
 def test_the_app_serves_through_onnxruntime(live_app: LiveApp, client: Client) -> None:  # noqa: F811
     """No silent fall back: the running app says its four networks run by onnxruntime."""
-    assert "networks run by onnxruntime" in live_app.log.read_text()
+    log = live_app.log.read_text()
+    assert "networks run by onnxruntime" in log
+    assert f"uploads and the API detect with {request_threads()} thread(s) a network" in log
 
 
 def test_analyze_boxes_are_in_input_pixels(client: Client, astronaut: np.ndarray, tmp_path: Path) -> None:
