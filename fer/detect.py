@@ -63,7 +63,7 @@ class FaceDetector:
             device=device,
         )
         serve_mtcnn(self.mtcnn, self.backend, threads)
-        self._sized: dict[int, MTCNN] = {}
+        self._sized: dict[int, torch.nn.Module] = {}
 
     def sized(self, min_face_size: int) -> torch.nn.Module:
         """`self.mtcnn` with its smallest face set to `min_face_size` pixels of the image it sees: a shallow copy
