@@ -16,50 +16,28 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+
+from profile_stream import StageClock  # noqa: E402
 
 from fer.bench.latency import MEDIA_DIR, bench_frames, load_recognizer  # noqa: E402
 from fer.runtime import glue_threads, torch_threads  # noqa: E402
-from fer.runtime.onnx import OnnxNet  # noqa: E402
 from fer.stream import StreamProcessor, TrackingOptions  # noqa: E402
 
 WARMUP = 5
+NETWORKS = "networks"
 
 
-class NetworkClock:
-    """Seconds spent inside OnnxNet.forward (every network the serving path runs), while installed."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self._forward = OnnxNet.forward
-
-    def __enter__(self) -> NetworkClock:
-        forward, clock = self._forward, self
-
-        def timed(net: OnnxNet, batch):
-            start = time.perf_counter()
-            try:
-                return forward(net, batch)
-            finally:
-                clock.seconds += time.perf_counter() - start
-
-        OnnxNet.forward = timed
-        return self
-
-    def __exit__(self, *exc) -> None:
-        OnnxNet.forward = self._forward
-
-
-def timed_runs(step, frames: int) -> tuple[float, float]:
+def timed_runs(step, clock: StageClock, frames: int) -> tuple[float, float]:
     """(whole, networks) seconds per call of `step` over `frames` calls, after a warm-up."""
     for _ in range(WARMUP):
         step()
-    with NetworkClock() as clock:
-        start = time.perf_counter()
-        for _ in range(frames):
-            step()
-        whole = time.perf_counter() - start
-    return whole / frames, clock.seconds / frames
+    clock.seconds.clear()
+    start = time.perf_counter()
+    for _ in range(frames):
+        step()
+    whole = time.perf_counter() - start
+    return whole / frames, clock.seconds[NETWORKS] / frames
 
 
 def main() -> int:
@@ -67,6 +45,10 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=60)
     args = parser.parse_args()
     recognizer = load_recognizer(None, "onnx")
+    clock = StageClock()
+    mtcnn = recognizer.detector.mtcnn  # shared by the detector's per-size copies
+    for network in (mtcnn.pnet, mtcnn.rnet, mtcnn.onet, recognizer.model):
+        network.forward = clock.wrap(NETWORKS, network.forward)
     one, six, source = bench_frames(MEDIA_DIR)
     print(f"{recognizer.model_id}, {recognizer.runtime}; frames from {source}\n")
     print("| scenario | whole frame | networks alone | the rest |")
@@ -74,13 +56,13 @@ def main() -> int:
     with torch_threads(glue_threads(recognizer.backend)):
         for name, frame, every in (("1 face", one, 3), ("1 face", one, 1), ("6 faces", six, 3)):
             stream = StreamProcessor(recognizer, stale_s=None, options=TrackingOptions(detect_every=every))
-            whole, nets = timed_runs(lambda s=stream, f=frame: s.process(f), args.frames)
+            whole, nets = timed_runs(lambda s=stream, f=frame: s.process(f), clock, args.frames)
             print(
                 f"| {name}, detect every {every} | {whole * 1000:.1f} ms = {1 / whole:.1f} frames/s |"
                 f" {nets * 1000:.1f} ms = {1 / nets:.1f} frames/s | {(whole - nets) * 1000:.1f} ms |"
             )
         for name, frame in (("1 face", one), ("6 faces", six)):
-            whole, nets = timed_runs(lambda f=frame: recognizer.detector.detect(f), args.frames)
+            whole, nets = timed_runs(lambda f=frame: recognizer.detector.detect(f), clock, args.frames)
             print(
                 f"| one detection, {name} | {whole * 1000:.1f} ms | {nets * 1000:.1f} ms | {(whole - nets) * 1000:.1f} ms |"
             )

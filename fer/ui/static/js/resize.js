@@ -56,15 +56,15 @@ export function resize(image, width, height, filter, reducingGap = null, out = u
 }
 
 /** Reused scratch buffers, grown as needed (one per purpose). */
-const scratch = { reduced: new Uint8Array(0), horizontal: new Uint8Array(0) };
+const scratch = { reduced: new Uint8Array(0), horizontal: new Uint8Array(0), spans: new Int32Array(0) };
 
 /**
- * @param {'reduced' | 'horizontal'} name
+ * @param {'reduced' | 'horizontal' | 'spans'} name
  * @param {number} size
- * @returns {Uint8Array}
+ * @returns {Uint8Array | Int32Array}
  */
 function scratchBuffer(name, size) {
-  if (scratch[name].length < size) scratch[name] = new Uint8Array(size);
+  if (scratch[name].length < size) scratch[name] = new scratch[name].constructor(size);
   return scratch[name].subarray(0, size);
 }
 
@@ -297,8 +297,7 @@ export function summedArea(image, out = undefined) {
   const sums = out && out.length >= size ? out : new Float64Array(size);
   sums.fill(0, 0, stride);
   for (let y = 0; y < height; y++) {
-    const above = y * stride;
-    const at = above + stride;
+    const at = (y + 1) * stride;
     sums[at] = sums[at + 1] = sums[at + 2] = 0;
     let r = 0;
     let g = 0;
@@ -345,7 +344,7 @@ export function areaResample(area, region, outWidth, outHeight, out, offset) {
   const { sums } = area;
   const stride = (area.width + 1) * 3;
   const planeSize = outWidth * outHeight;
-  const spans = columnSpans(outWidth * 2);
+  const spans = scratchBuffer("spans", outWidth * 2);
   for (let ox = 0; ox < outWidth; ox++) {
     spans[ox * 2] = region.x + Math.floor((ox * region.width) / outWidth);
     spans[ox * 2 + 1] = region.x + Math.floor(((ox + 1) * region.width + outWidth - 1) / outWidth);
@@ -359,7 +358,7 @@ export function areaResample(area, region, outWidth, outHeight, out, offset) {
     for (let ox = 0; ox < outWidth; ox++) {
       const left = spans[ox * 2] * 3;
       const right = spans[ox * 2 + 1] * 3;
-      const columns = (right - left) / 3;
+      const columns = spans[ox * 2 + 1] - spans[ox * 2];
       const at = offset + oy * outWidth + ox;
       for (let c = 0; c < 3; c++) {
         const sum = sums[bottom + right + c] - sums[top + right + c] - sums[bottom + left + c] + sums[top + left + c];
@@ -367,18 +366,6 @@ export function areaResample(area, region, outWidth, outHeight, out, offset) {
       }
     }
   }
-}
-
-/** areaResample's column spans, grown as needed. */
-let spanBuffer = new Int32Array(0);
-
-/**
- * @param {number} size
- * @returns {Int32Array}
- */
-function columnSpans(size) {
-  if (spanBuffer.length < size) spanBuffer = new Int32Array(size);
-  return spanBuffer;
 }
 
 /**

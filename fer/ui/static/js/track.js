@@ -57,6 +57,7 @@ function argmax(values) {
   return best;
 }
 
+/** Which matched faces to classify: one no track holds, or whose track went `every` - 1 frames unclassified. */
 function dueOf(matched, every) {
   return matched.map((track) => track === null || track.skipped + 1 >= every);
 }
@@ -92,9 +93,9 @@ export class FpsMeter {
 }
 
 /**
- * Feed each frame's predictions to `update`; get them back with ids and smoothed probabilities. A face that `due`
- * left out (no `probabilities`) keeps its track's last ones, moved to its new box, and feeds them to the smoothing
- * again (its window spans the same frames either way).
+ * Feed each frame's faces to `update`; get them back with ids and smoothed probabilities. A face not due for
+ * classification (no `probabilities`) keeps its track's last ones, moved to its new box, and feeds them to the
+ * smoothing again (its window spans the same frames either way).
  */
 export class FaceTracker {
   constructor({ window = SMOOTHING_WINDOW, iouMatch = IOU_MATCH, maxMissing = MAX_MISSING, labels } = {}) {
@@ -120,11 +121,6 @@ export class FaceTracker {
     return matched;
   }
 
-  /** Which faces to classify: one no track holds, or whose track went `every` - 1 frames unclassified. */
-  due(faces, every = 1) {
-    return dueOf(this.match(faces), every);
-  }
-
   /**
    * Match the frame's faces to the tracks and smooth. With `classify` (faces -> Promise of predictions, one
    * batch), the faces due are classified by it; a face left out keeps its track's last probabilities.
@@ -140,7 +136,7 @@ export class FaceTracker {
     const result = faces.map((face, i) => {
       let track = matched[i];
       if (track === null) {
-        if (!face.probabilities) throw new Error("A face that no track holds must be classified (see due).");
+        if (!face.probabilities) throw new Error("A face that no track holds must be classified.");
         track = { id: this.nextId++, box: face.box, history: [], missing: 0, last: null, skipped: 0 };
         this.tracks.push(track);
       }
